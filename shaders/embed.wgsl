@@ -1,0 +1,20 @@
+// x[t, :] = E[ids[t], :] for the tokens whose id falls in this row part of E (rows row0 .. row0+rows).
+#include "weights.wgsl"
+
+struct Params { n: u32, hidden: u32, row0: u32, rows: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;     // [n]
+@group(0) @binding(2) var<storage, read> w: array<u32>;       // [rows, hidden] packed WDTYPE
+@group(0) @binding(3) var<storage, read_write> x: array<f32>; // [n, hidden] f32
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  let t = gid.y;
+  if (c >= p.hidden || t >= p.n) { return; }
+  let id = ids[t];
+  if (id < p.row0 || id >= p.row0 + p.rows) { return; }
+  let i = (id - p.row0) * p.hidden + c;
+  x[t * p.hidden + c] = unpackW(w[wordOf(i)], i);
+}

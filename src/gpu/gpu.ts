@@ -1,0 +1,194 @@
+import { Params } from './params';
+import { shaderSource } from './shaders';
+
+const SLOT = 256; // minUniformBufferOffsetAlignment
+const SLOTS = 256;
+
+// GPUBufferUsage / GPUMapMode values from the WebGPU spec, so this module loads before Node's globals exist.
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const MAP_READ_MODE = 0x1;
+export const STORAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+
+export interface GpuOptions {
+  /** Largest storage binding to use; below the device limit only to exercise tensor splitting in tests. */
+  maxBindingBytes?: number;
+}
+
+/** One device with its pipeline cache, uniform arena and staging buffers. */
+export class Gpu {
+  readonly maxBindingBytes: number;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  readonly arena: GPUBuffer;
+  private readonly staging: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    opts: GpuOptions = {},
+  ) {
+    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.maxBindingBytes = Math.min(limit, opts.maxBindingBytes ?? limit) & ~3;
+    this.arena = device.createBuffer({
+      label: 'params arena',
+      size: SLOT * SLOTS,
+      usage: USAGE.UNIFORM | USAGE.COPY_DST,
+    });
+  }
+
+  /** Compiled once per (shader, entry point, constants): compilation is the slow part on every adapter. */
+  pipeline(shader: string, constants: Record<string, number> = {}, entryPoint = 'main'): GPUComputePipeline {
+    const key = `${shader}:${entryPoint}:${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      let module = this.modules.get(shader);
+      if (!module) {
+        module = this.device.createShaderModule({ label: shader, code: shaderSource(shader) });
+        this.modules.set(shader, module);
+      }
+      p = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint, constants },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  buffer(bytes: number, label: string, usage = STORAGE): GPUBuffer {
+    return this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+  }
+
+  /** A buffer holding `data` (padded to 4 bytes). */
+  upload(data: ArrayBufferView, label: string): GPUBuffer {
+    const buf = this.buffer(data.byteLength, label);
+    this.write(buf, 0, data);
+    return buf;
+  }
+
+  write(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4) {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    this.device.queue.writeBuffer(buffer, offset, bytes);
+  }
+
+  recorder(): Recorder {
+    return new Recorder(this);
+  }
+
+  takeStaging(size: number): GPUBuffer {
+    const i = this.staging.findIndex((b) => b.size >= size);
+    if (i >= 0) return this.staging.splice(i, 1)[0];
+    return this.device.createBuffer({
+      label: 'readback',
+      size: Math.max(256, Math.ceil(size / 256) * 256),
+      usage: USAGE.MAP_READ | USAGE.COPY_DST,
+    });
+  }
+
+  giveStaging(b: GPUBuffer): void {
+    if (this.staging.length < 8) this.staging.push(b);
+    else b.destroy();
+  }
+
+  /** Reads `size` bytes of `src` back to the CPU (one submit). */
+  async read(src: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
+    const rec = this.recorder();
+    const p = rec.read(src, offset, size);
+    rec.submit();
+    return p;
+  }
+
+  destroy(): void {
+    this.arena.destroy();
+    for (const b of this.staging) b.destroy();
+    this.staging.length = 0;
+  }
+}
+
+type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+/**
+ * Records dispatches into one command encoder. Uniform params go into a CPU copy of the arena that is
+ * written just before each submit; queue order makes reusing the arena after a submit safe.
+ */
+export class Recorder {
+  private encoder: GPUCommandEncoder;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly params = new Uint8Array(SLOT * SLOTS);
+  private slot = 0;
+  private reads: { staging: GPUBuffer; size: number; resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }[] =
+    [];
+
+  constructor(private readonly gpu: Gpu) {
+    this.encoder = gpu.device.createCommandEncoder();
+  }
+
+  dispatch(pipeline: GPUComputePipeline, params: Params, bindings: Binding[], x: number, y = 1, z = 1): void {
+    if (x === 0 || y === 0 || z === 0) return;
+    if (this.slot === SLOTS) this.submit();
+    const offset = this.slot++ * SLOT;
+    this.params.set(new Uint8Array(params.bytes, 0, params.size), offset);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.gpu.arena, offset, size: params.size } }];
+    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
+    const group = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.pass ??= this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(x, y, z);
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.endPass();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  clear(buffer: GPUBuffer, offset = 0, size?: number): void {
+    this.endPass();
+    this.encoder.clearBuffer(buffer, offset, size);
+  }
+
+  /** Copies `size` bytes of `src` to the CPU; the promise settles after the next submit. */
+  read(src: GPUBuffer, offset: number, size: number): Promise<ArrayBuffer> {
+    const staging = this.gpu.takeStaging(size);
+    this.copy(src, offset, staging, 0, Math.ceil(size / 4) * 4);
+    return new Promise((resolve, reject) => this.reads.push({ staging, size, resolve, reject }));
+  }
+
+  submit(): void {
+    this.endPass();
+    if (this.slot > 0) this.gpu.device.queue.writeBuffer(this.gpu.arena, 0, this.params, 0, this.slot * SLOT);
+    this.gpu.device.queue.submit([this.encoder.finish()]);
+    this.encoder = this.gpu.device.createCommandEncoder();
+    this.slot = 0;
+    for (const r of this.reads) {
+      r.staging.mapAsync(MAP_READ_MODE).then(
+        () => {
+          const out = r.staging.getMappedRange(0, Math.ceil(r.size / 4) * 4).slice(0, r.size);
+          r.staging.unmap();
+          this.gpu.giveStaging(r.staging);
+          r.resolve(out);
+        },
+        (e) => r.reject(e),
+      );
+    }
+    this.reads = [];
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+/** Workgroup counts for `count` invocations of a 1-D kernel, folded into y past the 65535 limit. */
+export function grid(count: number, workgroupSize: number): [number, number] {
+  const groups = Math.ceil(count / workgroupSize);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}

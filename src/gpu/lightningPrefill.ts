@@ -1,0 +1,36 @@
+import { grid, type Gpu, type Recorder } from './gpu';
+import { Params } from './params';
+
+export interface LightningArgs {
+  qkv: GPUBuffer; // [n, nh, 3, hd], SiLU applied
+  decay: GPUBuffer; // [nh, decayStride] e^{-λ_h d}
+  decayStride: number; // block size + 1
+  state: GPUBuffer; // [nh, hd, hd], advanced in place
+  o: GPUBuffer; // [n, nh, hd]
+  n: number;
+  numHeads: number;
+  headDim: number;
+}
+
+/** Lightning attention over n tokens, block by block (blocks of decayStride - 1 tokens). */
+export function lightningPrefill(gpu: Gpu, rec: Recorder, a: LightningArgs): void {
+  const block = a.decayStride - 1;
+  const output = gpu.pipeline('lightningPrefill', {}, 'blockOutput');
+  const state = gpu.pipeline('lightningPrefill', {}, 'blockState');
+  const { numHeads: nh, headDim: hd } = a;
+  for (let b0 = 0; b0 < a.n; b0 += block) {
+    const m = Math.min(block, a.n - b0);
+    const params = new Params().u32(nh).u32(hd).u32(b0).u32(m).u32(a.decayStride);
+    rec.dispatch(output, params, [a.qkv, a.decay, a.state, a.o], ...grid(nh * m * hd, 64));
+    rec.dispatch(state, params, [a.qkv, a.decay, a.state], ...grid(nh * hd * hd, 64));
+  }
+}
+
+/** Per-head decay table e^{-λ_h d}, d = 0 … block, computed in double precision. */
+export function decayTable(lambdas: number[], block: number): Float32Array {
+  const out = new Float32Array(lambdas.length * (block + 1));
+  lambdas.forEach((l, h) => {
+    for (let d = 0; d <= block; d++) out[h * (block + 1) + d] = Math.exp(-l * d);
+  });
+  return out;
+}

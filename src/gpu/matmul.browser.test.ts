@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import * as ref from '../reference/ops';
+import { matmul } from './matmul';
+import { maxAbsDiff, randn, readF32, run, testGpu, weight } from './testing';
+
+describe('matmul', () => {
+  for (const dtype of ['F32', 'F16', 'BF16'] as const)
+    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70]])
+      it(`${dtype} n=${n} k=${k} rows=${rows}`, async () => {
+        const gpu = await testGpu();
+        const x = randn(n * k, n + k);
+        const { t, v } = await weight(gpu, randn(rows * k, rows, 0.3), [rows, k], dtype);
+        const y = gpu.buffer(n * rows * 4, 'y');
+        await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), n, w: t, y }));
+        expect(maxAbsDiff(await readF32(gpu, y, n * rows), ref.matmul(x, n, k, v, rows))).toBeLessThan(1e-4);
+      });
+
+  it('splits a weight larger than one binding into row parts (odd bf16 rows), with SiLU and a row offset', async () => {
+    const [n, k, rows, x0] = [3, 9, 23, 2];
+    const gpu = await testGpu({ maxBindingBytes: 5 * 9 * 2 }); // 5 rows of 9 bf16 → 4 rows per part (even)
+    const x = randn((x0 + n) * k, 4);
+    const { t, v } = await weight(gpu, randn(rows * k, 5), [rows, k], 'BF16');
+    expect(t.parts.map((p) => p.rows)).toEqual([4, 4, 4, 4, 4, 3]);
+    const y = gpu.buffer(n * (rows + 2) * 4, 'y');
+    await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), x0, n, w: t, y, yStride: rows + 2, yCol0: 1, act: 'silu' }));
+    const got = await readF32(gpu, y, n * (rows + 2));
+    const want = ref.matmul(x.subarray(x0 * k), n, k, v, rows).map(ref.silu);
+    const cols = Array.from({ length: n * rows }, (_, i) => got[Math.floor(i / rows) * (rows + 2) + 1 + (i % rows)]);
+    expect(maxAbsDiff(cols, want)).toBeLessThan(1e-5);
+  });
+});

@@ -1,0 +1,63 @@
+/** Helpers for kernel tests on a real WebGPU device. */
+import { decode, encode, type StoredDType } from '../model/dtype';
+import { requestGpuDevice } from './device';
+import { Gpu, type Recorder } from './gpu';
+import { tensorFromBytes, type GpuTensor } from './tensor';
+
+let shared: Promise<Gpu> | undefined;
+
+/** One device per test file; validation errors fail the test instead of passing silently. */
+export function testGpu(opts: { maxBindingBytes?: number } = {}): Promise<Gpu> {
+  if (opts.maxBindingBytes) return requestGpuDevice().then((d) => new Gpu(d, opts));
+  shared ??= requestGpuDevice().then((d) => new Gpu(d));
+  return shared;
+}
+
+/** Records with `body`, submits, and throws on any validation or out-of-memory error. */
+export async function run(gpu: Gpu, body: (rec: Recorder) => void): Promise<void> {
+  gpu.device.pushErrorScope('validation');
+  gpu.device.pushErrorScope('out-of-memory');
+  const rec = gpu.recorder();
+  body(rec);
+  rec.submit();
+  const oom = await gpu.device.popErrorScope();
+  const invalid = await gpu.device.popErrorScope();
+  if (invalid || oom) throw new Error((invalid ?? oom)!.message);
+}
+
+/** Deterministic normal-ish random numbers (mulberry32 + Box-Muller). */
+export function randn(count: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = scale * Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
+  return out;
+}
+
+export async function readF32(gpu: Gpu, buffer: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
+  return new Float32Array(await gpu.read(buffer, offset * 4, count * 4));
+}
+
+export async function readU32(gpu: Gpu, buffer: GPUBuffer, count: number): Promise<Uint32Array> {
+  return new Uint32Array(await gpu.read(buffer, 0, count * 4));
+}
+
+/** A weight tensor in a stored format, and its values as the kernels see them (rounded to that format). */
+export async function weight(gpu: Gpu, values: Float32Array, shape: number[], dtype: StoredDType): Promise<{ t: GpuTensor; v: Float32Array }> {
+  const bytes = encode(values, dtype);
+  const t = await tensorFromBytes(gpu, 'test', dtype.toLowerCase() as GpuTensor['dtype'], shape, bytes);
+  return { t, v: decode(bytes, dtype) };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return Number.isNaN(m) ? Infinity : m;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+// The demo page: `npm run demo` serves demo/ with the embedded default model from public/.
+export default defineConfig({
+  root: 'demo',
+  publicDir: '../public',
+  worker: { format: 'es' },
+  build: { target: 'es2022', outDir: '../dist/demo', emptyOutDir: true },
+  server: { fs: { allow: [root] } },
+});
