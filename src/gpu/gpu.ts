@@ -10,13 +10,14 @@ const MAP_READ_MODE = 0x1;
 export const STORAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 
 export interface GpuOptions {
-  /** Largest storage binding to use; below the device limit only to exercise tensor splitting in tests. */
-  maxBindingBytes?: number;
+  /** Largest row part of a weight; below the binding limit only to exercise tensor splitting in tests. */
+  maxTensorPartBytes?: number;
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */
 export class Gpu {
   readonly maxBindingBytes: number;
+  readonly maxTensorPartBytes: number;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   readonly arena: GPUBuffer;
@@ -27,7 +28,8 @@ export class Gpu {
     opts: GpuOptions = {},
   ) {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-    this.maxBindingBytes = Math.min(limit, opts.maxBindingBytes ?? limit) & ~3;
+    this.maxBindingBytes = limit & ~3;
+    this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
     this.arena = device.createBuffer({
       label: 'params arena',
       size: SLOT * SLOTS,
@@ -121,6 +123,7 @@ export class Recorder {
   private pass: GPUComputePassEncoder | null = null;
   private readonly params = new Uint8Array(SLOT * SLOTS);
   private slot = 0;
+  private after: (() => void)[] = [];
   private reads: { staging: GPUBuffer; size: number; resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }[] =
     [];
 
@@ -159,10 +162,16 @@ export class Recorder {
     return new Promise((resolve, reject) => this.reads.push({ staging, size, resolve, reject }));
   }
 
+  /** Runs `fn` right after the next submit (e.g. to destroy a buffer that submit still uses). */
+  afterSubmit(fn: () => void): void {
+    this.after.push(fn);
+  }
+
   submit(): void {
     this.endPass();
     if (this.slot > 0) this.gpu.device.queue.writeBuffer(this.gpu.arena, 0, this.params, 0, this.slot * SLOT);
     this.gpu.device.queue.submit([this.encoder.finish()]);
+    this.after.splice(0).forEach((fn) => fn());
     this.encoder = this.gpu.device.createCommandEncoder();
     this.slot = 0;
     for (const r of this.reads) {

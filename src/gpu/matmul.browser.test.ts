@@ -17,7 +17,7 @@ describe('matmul', () => {
 
   it('splits a weight larger than one binding into row parts (odd bf16 rows), with SiLU and a row offset', async () => {
     const [n, k, rows, x0] = [3, 9, 23, 2];
-    const gpu = await testGpu({ maxBindingBytes: 5 * 9 * 2 }); // 5 rows of 9 bf16 → 4 rows per part (even)
+    const gpu = await testGpu({ maxTensorPartBytes: 5 * 9 * 2 }); // 5 rows of 9 bf16 → 4 rows per part (even)
     const x = randn((x0 + n) * k, 4);
     const { t, v } = await weight(gpu, randn(rows * k, 5), [rows, k], 'BF16');
     expect(t.parts.map((p) => p.rows)).toEqual([4, 4, 4, 4, 4, 3]);

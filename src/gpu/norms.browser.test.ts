@@ -35,7 +35,7 @@ describe('lightningOutput (norm over all heads, then sigmoid gate)', () => {
 describe('embed', () => {
   it('gathers rows from a table split into parts', async () => {
     const [vocab, hidden] = [37, 13];
-    const gpu = await testGpu({ maxBindingBytes: 6 * 13 * 2 });
+    const gpu = await testGpu({ maxTensorPartBytes: 6 * 13 * 2 });
     const { t, v } = await weight(gpu, randn(vocab * hidden, 3), [vocab, hidden], 'F16');
     expect(t.parts.length).toBeGreaterThan(5);
     const ids = [36, 0, 5, 6, 35, 12, 12];

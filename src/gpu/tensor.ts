@@ -47,7 +47,7 @@ export async function uploadTensor(
   const rows = shape.length > 1 ? shape[0] : 1;
   const rowBytes = (shape.length > 1 ? shape.slice(1) : shape).reduce((a, b) => a * b, 1) * WEIGHT_BYTES[dtype];
   const parts: TensorPart[] = [];
-  for (const { row0, rows: n } of rowParts(name, rows, rowBytes, gpu.maxBindingBytes)) {
+  for (const { row0, rows: n } of rowParts(name, rows, rowBytes, gpu.maxTensorPartBytes)) {
     const bytes = n * rowBytes;
     const buffer = gpu.buffer(bytes, `${name}[${row0}:${row0 + n}]`);
     parts.push({ buffer, row0, rows: n });

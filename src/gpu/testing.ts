@@ -7,8 +7,8 @@ import { tensorFromBytes, type GpuTensor } from './tensor';
 let shared: Promise<Gpu> | undefined;
 
 /** One device per test file; validation errors fail the test instead of passing silently. */
-export function testGpu(opts: { maxBindingBytes?: number } = {}): Promise<Gpu> {
-  if (opts.maxBindingBytes) return requestGpuDevice().then((d) => new Gpu(d, opts));
+export function testGpu(opts: { maxTensorPartBytes?: number } = {}): Promise<Gpu> {
+  if (opts.maxTensorPartBytes) return requestGpuDevice().then((d) => new Gpu(d, opts));
   shared ??= requestGpuDevice().then((d) => new Gpu(d));
   return shared;
 }

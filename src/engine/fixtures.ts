@@ -1,0 +1,20 @@
+/** Fixtures from ../shared (golden cases, trained models), served to browser tests by vite's /@fs/ route. */
+import { fetchSource, type ModelSource } from '../model/source';
+
+export function sharedUrl(path: string): string {
+  return `/@fs${__SHARED_DIR__}/${path}`;
+}
+
+export function sharedSource(dir: string): ModelSource {
+  return fetchSource(sharedUrl(dir) + '/');
+}
+
+export async function sharedBytes(path: string): Promise<ArrayBuffer> {
+  const r = await fetch(sharedUrl(path));
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+export async function sharedJson<T = any>(path: string): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await sharedBytes(path)));
+}

@@ -1,0 +1,323 @@
+import { parseConfig, type ModelConfig } from '../model/config';
+import { lightningDecays } from '../model/decay';
+import { indexCheckpoint } from '../model/safetensors';
+import type { ModelSource } from '../model/source';
+import { checkTensors } from '../model/weights';
+import { argmax } from '../gpu/argmax';
+import { attention } from '../gpu/attention';
+import { embed } from '../gpu/embed';
+import { expertDown } from '../gpu/expertDown';
+import { expertSwiglu } from '../gpu/expertSwiglu';
+import { Gpu, type GpuOptions, type Recorder } from '../gpu/gpu';
+import { lightningDecode } from '../gpu/lightningDecode';
+import { lightningOutput } from '../gpu/lightningOutput';
+import { decayTable, lightningPrefill } from '../gpu/lightningPrefill';
+import { matmul } from '../gpu/matmul';
+import { residual } from '../gpu/residual';
+import { rmsnorm } from '../gpu/rmsnorm';
+import { rope, ropeTable } from '../gpu/rope';
+import { router } from '../gpu/router';
+import { sharedExpertMix } from '../gpu/sharedExpertMix';
+import { destroyWeights, uploadWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
+import { Workspace } from './workspace';
+
+/** Eps of the lightning output norm: hard-wired upstream, independent of rms_norm_eps (MODEL.md §5.3). */
+const LIGHTNING_NORM_EPS = 1e-6;
+
+export interface ModelOptions extends GpuOptions {
+  /** Lightning block size of the prefill kernel; any value gives the same result (MODEL.md §4.3.4). */
+  lightningBlock?: number;
+  /** Most tokens run through the layers at once; longer prompts are prefilled in chunks. */
+  prefillChunk?: number;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export type LogitsWanted = 'all' | 'last' | 'none';
+
+interface KvCache {
+  k: GPUBuffer;
+  v: GPUBuffer;
+  capacity: number; // tokens
+}
+
+/**
+ * A loaded model with its sequence state (lightning states, KV caches, position).
+ * `forward` advances the sequence; `reset` starts a new one.
+ */
+export class Model {
+  position = 0;
+  private readonly ws: Workspace;
+  private readonly decay: (GPUBuffer | null)[];
+  private readonly state: (GPUBuffer | null)[];
+  private readonly kv: (KvCache | null)[];
+  private readonly block: number;
+  private readonly chunk: number;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    opts: ModelOptions,
+  ) {
+    const c = config;
+    this.block = opts.lightningBlock ?? 64;
+    this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
+    if (!Number.isInteger(this.block) || this.block < 1) throw new Error(`lightningBlock must be a positive integer, got ${this.block}`);
+    this.ws = new Workspace(gpu, c, this.chunk);
+    const stateBytes = c.numHeads * c.headDim * c.headDim * 4;
+    this.decay = c.layerKinds.map((k, i) =>
+      k === 'lightning' ? gpu.upload(decayTable(lightningDecays(i, c.numLayers, c.numHeads), this.block), `decay ${i}`) : null,
+    );
+    this.state = c.layerKinds.map((k, i) => (k === 'lightning' ? gpu.buffer(stateBytes, `lightning state ${i}`) : null));
+    this.kv = c.layerKinds.map(() => null);
+  }
+
+  /** Reads config.json and the checkpoint from `source`, validates both, and uploads the weights. */
+  static async load(source: ModelSource, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
+    const text = await source.readText('config.json');
+    if (text === null) throw new Error(`${source.name}: no config.json`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${source.name}/config.json: not valid JSON (${(e as Error).message})`);
+    }
+    const config = parseConfig(json, `${source.name}/config.json`);
+    const tensors = await indexCheckpoint(source);
+    checkTensors(config, tensors);
+    const gpu = new Gpu(device, opts);
+    const weights = await uploadWeights(gpu, config, source, tensors, opts.onProgress);
+    return new Model(gpu, config, weights, opts);
+  }
+
+  /** Forgets the sequence: zero lightning states, empty KV caches. */
+  reset(): void {
+    this.position = 0;
+    const rec = this.gpu.recorder();
+    for (const s of this.state) if (s) rec.clear(s);
+    rec.submit();
+  }
+
+  /**
+   * Feeds `ids` through the model after everything fed before, and returns the next-token logits
+   * of every fed position ('all', [n, vocab]), of the last one ('last', [vocab]) or none.
+   */
+  async forward(ids: ArrayLike<number>, want: LogitsWanted = 'last'): Promise<Float32Array> {
+    this.checkIds(ids);
+    const V = this.config.vocabSize;
+    const out = new Float32Array(want === 'all' ? ids.length * V : want === 'last' ? V : 0);
+    for (let s = 0; s < ids.length; s += this.chunk) {
+      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
+      const last = s + part.length === ids.length;
+      const rec = await this.layers(part);
+      if (want === 'all') out.set(await this.logits(rec, part.length, 0), s * V);
+      else if (want === 'last' && last) out.set(await this.logits(rec, 1, part.length - 1));
+      else rec.submit();
+    }
+    return out;
+  }
+
+  /** Feeds `ids` and returns the greedy next token, computed on the GPU (4 bytes read back). */
+  async nextToken(ids: ArrayLike<number>): Promise<number> {
+    this.checkIds(ids);
+    if (ids.length === 0) throw new Error('nextToken needs at least one token');
+    let rec: Recorder | null = null;
+    let n = 0;
+    for (let s = 0; s < ids.length; s += this.chunk) {
+      rec?.submit();
+      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
+      rec = await this.layers(part);
+      n = part.length;
+    }
+    this.head(rec!, 1, n - 1);
+    argmax(this.gpu, rec!, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out: this.ws.token });
+    const p = rec!.read(this.ws.token, 0, 4);
+    rec!.submit();
+    return new Uint32Array(await p)[0];
+  }
+
+  destroy(): void {
+    destroyWeights(this.weights);
+    this.ws.destroy();
+    for (const b of [...this.decay, ...this.state]) b?.destroy();
+    for (const kv of this.kv) kv && (kv.k.destroy(), kv.v.destroy());
+    this.gpu.destroy();
+  }
+
+  private checkIds(ids: ArrayLike<number>): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
+        throw new RangeError(`token id ${id} at position ${i} is outside the vocabulary (0 .. ${this.config.vocabSize - 1})`);
+    }
+  }
+
+  /** Runs ids through every layer; the final residual stream is left in ws.x. Returns the open recorder. */
+  private async layers(ids: number[]): Promise<Recorder> {
+    const { gpu, ws, config: c } = this;
+    const n = ids.length;
+    gpu.write(ws.ids, 0, new Uint32Array(ids));
+    let rec = gpu.recorder();
+    embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
+    if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
+    for (let i = 0; i < c.numLayers; i++) {
+      const L = this.weights.layers[i];
+      rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
+      if (L.kind === 'lightning') this.lightning(rec, i, L, n);
+      else this.softmaxAttention(rec, i, L, n);
+      const [alpha, beta] = L.kind === 'lightning' ? [c.linearAlpha, c.linearBeta] : [c.fullAlpha, c.fullBeta];
+      this.join(rec, n, alpha, beta);
+      rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
+      rec = await this.moe(rec, L, n);
+      this.join(rec, n, c.mlpAlpha, c.mlpBeta);
+    }
+    this.position += n;
+    return rec;
+  }
+
+  /** x ← alpha·(postnorm ? h : x) + beta·a, then a becomes the stream. */
+  private join(rec: Recorder, n: number, alpha: number, beta: number): void {
+    const ws = this.ws;
+    residual(this.gpu, rec, { r: this.config.postnorm ? ws.h : ws.x, a: ws.a, count: n * this.config.hiddenSize, alpha, beta });
+    [ws.x, ws.a] = [ws.a, ws.x];
+  }
+
+  private lightning(rec: Recorder, i: number, L: LayerWeights, n: number): void {
+    const { gpu, ws, config: c } = this;
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv_proj, y: ws.qkv, act: 'silu' });
+    const args = {
+      qkv: ws.qkv,
+      decay: this.decay[i]!,
+      decayStride: this.block + 1,
+      state: this.state[i]!,
+      o: ws.attn,
+      n,
+      numHeads: c.numHeads,
+      headDim: c.headDim,
+    };
+    if (n === 1) lightningDecode(gpu, rec, args);
+    else lightningPrefill(gpu, rec, args);
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.output_gate, y: ws.q });
+    lightningOutput(gpu, rec, { o: ws.attn, g: ws.q, n, w: L.attn.norm, eps: LIGHTNING_NORM_EPS });
+    matmul(gpu, rec, { x: ws.attn, n, w: L.attn.out_proj, y: ws.a });
+  }
+
+  private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number): void {
+    const { gpu, ws, config: c } = this;
+    const kvWidth = c.numKvHeads * c.headDim;
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.q_proj, y: ws.q });
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.k_proj, y: ws.k });
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.v_proj, y: ws.v });
+    const ropeArgs = { table: ws.rope, n, headDim: c.headDim, rotaryDim: c.rotaryDim };
+    rope(gpu, rec, { ...ropeArgs, x: ws.q, heads: c.numHeads });
+    rope(gpu, rec, { ...ropeArgs, x: ws.k, heads: c.numKvHeads });
+    const kv = this.kvCache(rec, i, this.position + n);
+    rec.copy(ws.k, 0, kv.k, this.position * kvWidth * 4, n * kvWidth * 4);
+    rec.copy(ws.v, 0, kv.v, this.position * kvWidth * 4, n * kvWidth * 4);
+    attention(gpu, rec, {
+      q: ws.q,
+      k: kv.k,
+      v: kv.v,
+      o: ws.attn,
+      n,
+      past: this.position,
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+    });
+    matmul(gpu, rec, { x: ws.attn, n, w: L.attn.o_proj, y: ws.a });
+  }
+
+  /** The KV cache of layer i, grown (doubling, contents copied) to hold `tokens`. */
+  private kvCache(rec: Recorder, i: number, tokens: number): KvCache {
+    const c = this.config;
+    const rowBytes = c.numKvHeads * c.headDim * 4;
+    const old = this.kv[i];
+    if (old && old.capacity >= tokens) return old;
+    let capacity = Math.max(old ? old.capacity * 2 : 256, tokens);
+    capacity = Math.min(capacity, Math.floor(this.gpu.maxBindingBytes / rowBytes));
+    if (capacity < tokens)
+      throw new Error(`context of ${tokens} tokens: the KV cache of layer ${i} would exceed one storage binding (${this.gpu.maxBindingBytes} bytes)`);
+    const kv = { k: this.gpu.buffer(capacity * rowBytes, `k cache ${i}`), v: this.gpu.buffer(capacity * rowBytes, `v cache ${i}`), capacity };
+    if (old) {
+      rec.copy(old.k, 0, kv.k, 0, this.position * rowBytes);
+      rec.copy(old.v, 0, kv.v, 0, this.position * rowBytes);
+      rec.afterSubmit(() => (old.k.destroy(), old.v.destroy()));
+    }
+    this.kv[i] = kv;
+    return kv;
+  }
+
+  /**
+   * Mixture of experts on ws.h into ws.a. The router runs on the GPU; its top-k choices come back to
+   * the CPU (k ids per token), which groups the tokens by expert and runs each chosen expert once over
+   * its tokens. Knowing the chosen experts on the CPU is what lets experts be streamed on demand.
+   */
+  private async moe(rec: Recorder, L: LayerWeights, n: number): Promise<Recorder> {
+    const { gpu, ws, config: c } = this;
+    const k = c.expertsPerToken;
+    const E = c.numExperts;
+    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: E, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    const idxP = rec.read(ws.routeIdx, 0, n * k * 4);
+    const wP = rec.read(ws.routeWeight, 0, n * k * 4);
+    rec.submit();
+    const idx = new Uint32Array(await idxP);
+    const wt = new Float32Array(await wP);
+
+    const rows: number[][] = Array.from({ length: E }, () => []);
+    for (let r = 0; r < n * k; r++) rows[idx[r]].push(r);
+    const tok = new Uint32Array(n * k);
+    const weight = new Float32Array(n * k);
+    let o = 0;
+    const runs: { e: number; tok0: number; count: number }[] = [];
+    rows.forEach((list, e) => {
+      if (!list.length) return;
+      runs.push({ e, tok0: o, count: list.length });
+      for (const r of list) {
+        tok[o] = Math.floor(r / k);
+        weight[o++] = wt[r];
+      }
+    });
+    gpu.write(ws.planTok, 0, tok);
+    gpu.write(ws.planWeight, 0, weight);
+    rec.clear(ws.a, 0, n * c.hiddenSize * 4);
+    for (const { e, tok0, count } of runs) {
+      const X = L.experts[e];
+      const args = { tok: ws.planTok, tok0, count };
+      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight: ws.planWeight, out: ws.a });
+    }
+    if (L.shared) {
+      const S = L.shared;
+      const args = { tok: ws.iota, tok0: 0, count: n };
+      rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
+      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
+      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
+      matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
+      sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
+    }
+    return rec;
+  }
+
+  /** Final norm and lm_head for `rows` rows of ws.x from `row0`, into ws.logits. */
+  private head(rec: Recorder, rows: number, row0: number): void {
+    const { gpu, ws, config: c } = this;
+    rmsnorm(gpu, rec, { x: ws.x, n: row0 + rows, w: this.weights.norm, eps: c.rmsNormEps, y: ws.h });
+    matmul(gpu, rec, { x: ws.h, x0: row0, n: rows, w: this.weights.lmHead, y: ws.logits });
+  }
+
+  /** Logits of `rows` rows from `row0`, read back in batches that fit the logits buffer. */
+  private async logits(rec: Recorder, rows: number, row0: number): Promise<Float32Array> {
+    const V = this.config.vocabSize;
+    const out = new Float32Array(rows * V);
+    for (let r = 0; r < rows; r += this.ws.logitRows) {
+      const m = Math.min(this.ws.logitRows, rows - r);
+      this.head(rec, m, row0 + r);
+      const p = rec.read(this.ws.logits, 0, m * V * 4);
+      rec.submit();
+      out.set(new Float32Array(await p), r * V);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,69 @@
+import type { ModelConfig } from '../model/config';
+import type { Gpu } from '../gpu/gpu';
+
+/** Activation buffers for up to `tokens` tokens at a time, reused by every forward call. */
+export class Workspace {
+  readonly ids: GPUBuffer;
+  x: GPUBuffer; // [tokens, Hs] residual stream
+  a: GPUBuffer; // [tokens, Hs] branch output (swapped with x at each residual join)
+  readonly h: GPUBuffer; // [tokens, Hs] normed
+  readonly qkv: GPUBuffer; // [tokens, nh, 3, hd]
+  readonly q: GPUBuffer; // [tokens, nh·hd] softmax queries; lightning gate
+  readonly k: GPUBuffer; // [tokens, nkv·hd]
+  readonly v: GPUBuffer;
+  readonly attn: GPUBuffer; // [tokens, nh·hd] attention output before its projection
+  readonly rope: GPUBuffer; // [tokens, rd/2, 2]
+  readonly routerLogits: GPUBuffer; // [tokens, E]
+  readonly routeIdx: GPUBuffer; // [tokens, k] u32
+  readonly routeWeight: GPUBuffer; // [tokens, k]
+  readonly planTok: GPUBuffer; // [tokens·k] u32 token of each routed row, grouped by expert
+  readonly planWeight: GPUBuffer; // [tokens·k]
+  readonly expertHidden: GPUBuffer; // [tokens, max(I, shared I)]
+  readonly shared: GPUBuffer; // [tokens, Hs] shared expert output
+  readonly iota: GPUBuffer; // [tokens] u32 0, 1, 2, …
+  readonly ones: GPUBuffer; // [tokens] 1.0
+  readonly logits: GPUBuffer; // [logitRows, V]
+  readonly token: GPUBuffer; // [1] u32 sampled token
+  readonly logitRows: number;
+  private readonly all: GPUBuffer[] = [];
+
+  constructor(gpu: Gpu, c: ModelConfig, tokens: number) {
+    const f = (count: number, label: string) => {
+      const b = gpu.buffer(count * 4, label);
+      this.all.push(b);
+      return b;
+    };
+    const Hs = c.hiddenSize;
+    const qw = c.numHeads * c.headDim;
+    const kvw = c.numKvHeads * c.headDim;
+    const k = c.expertsPerToken;
+    this.ids = f(tokens, 'ids');
+    this.x = f(tokens * Hs, 'x');
+    this.a = f(tokens * Hs, 'a');
+    this.h = f(tokens * Hs, 'h');
+    this.qkv = f(tokens * 3 * qw, 'qkv');
+    this.q = f(tokens * qw, 'q');
+    this.k = f(tokens * kvw, 'k');
+    this.v = f(tokens * kvw, 'v');
+    this.attn = f(tokens * qw, 'attn');
+    this.rope = f(tokens * c.rotaryDim, 'rope');
+    this.routerLogits = f(tokens * Math.max(c.numExperts, 1), 'router logits');
+    this.routeIdx = f(tokens * k, 'route idx');
+    this.routeWeight = f(tokens * k, 'route weight');
+    this.planTok = f(tokens * k, 'plan tok');
+    this.planWeight = f(tokens * k, 'plan weight');
+    this.expertHidden = f(tokens * Math.max(c.intermediateSize, c.sharedIntermediateSize), 'expert hidden');
+    this.shared = f(c.sharedIntermediateSize > 0 ? tokens * Hs : 1, 'shared expert');
+    this.iota = f(tokens, 'iota');
+    this.ones = f(tokens, 'ones');
+    gpu.write(this.iota, 0, Uint32Array.from({ length: tokens }, (_, i) => i));
+    gpu.write(this.ones, 0, new Float32Array(tokens).fill(1));
+    this.logitRows = Math.max(1, Math.min(tokens, Math.floor(gpu.maxBindingBytes / (c.vocabSize * 4))));
+    this.logits = f(this.logitRows * c.vocabSize, 'logits');
+    this.token = f(1, 'token');
+  }
+
+  destroy(): void {
+    for (const b of this.all) b.destroy();
+  }
+}
