@@ -6,6 +6,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 // The demo page: `npm run demo` serves demo/ with the embedded default model from public/.
 export default defineConfig({
   root: 'demo',
+  appType: 'mpa', // a missing model file must be a 404, not the demo page
   publicDir: '../public',
   worker: { format: 'es' },
   build: { target: 'es2022', outDir: '../dist/demo', emptyOutDir: true },

@@ -3,6 +3,7 @@ import { decode, encode, type StoredDType } from '../model/dtype';
 import { requestGpuDevice } from './device';
 import { Gpu, type Recorder } from './gpu';
 import { tensorFromBytes, type GpuTensor } from './tensor';
+export { randn } from '../model/random';
 
 let shared: Promise<Gpu> | undefined;
 
@@ -23,21 +24,6 @@ export async function run(gpu: Gpu, body: (rec: Recorder) => void): Promise<void
   const oom = await gpu.device.popErrorScope();
   const invalid = await gpu.device.popErrorScope();
   if (invalid || oom) throw new Error((invalid ?? oom)!.message);
-}
-
-/** Deterministic normal-ish random numbers (mulberry32 + Box-Muller). */
-export function randn(count: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = scale * Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
-  return out;
 }
 
 export async function readF32(gpu: Gpu, buffer: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {

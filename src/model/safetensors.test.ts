@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, DTYPE_BYTES, indexCheckpoint, readHeader } from './safetensors';
 import { fetchSource, memorySource, type RandomAccessFile } from './source';
-import { writeRawSafetensors, writeSafetensors, type TensorData } from './testing/writeSafetensors';
+import { writeRawSafetensors, writeSafetensors, type TensorData } from './writeSafetensors';
 
 const F = 'model.safetensors';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, type ModelConfig } from './config';
 import { CheckpointError, indexCheckpoint, type TensorInfo } from './safetensors';
 import { memorySource, type ModelSource } from './source';
-import { writeSafetensors, zeroTensors } from './testing/writeSafetensors';
+import { writeSafetensors, zeroTensors } from './writeSafetensors';
 import { checkTensors, expectedTensors } from './weights';
 
 /** A folder on disk, read only where asked (the test models are up to 28 MB). */

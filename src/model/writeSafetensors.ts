@@ -1,5 +1,5 @@
-/** In-memory safetensors writers for tests. */
-import { DTYPE_BYTES, type DType } from '../safetensors';
+/** In-memory safetensors writers: the default-model generator, and hostile files for tests. */
+import { DTYPE_BYTES, type DType } from './safetensors';
 
 export interface TensorData {
   dtype: DType;
