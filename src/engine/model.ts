@@ -1,8 +1,8 @@
-import { parseConfig, type ModelConfig } from '../model/config';
+import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
+import type { ModelConfig } from '../model/config';
 import { lightningDecays } from '../model/decay';
-import { indexCheckpoint } from '../model/safetensors';
 import type { ModelSource } from '../model/source';
-import { checkTensors } from '../model/weights';
+import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
 import { attention } from '../gpu/attention';
 import { embed } from '../gpu/embed';
@@ -18,7 +18,7 @@ import { rmsnorm } from '../gpu/rmsnorm';
 import { rope, ropeTable } from '../gpu/rope';
 import { router } from '../gpu/router';
 import { sharedExpertMix } from '../gpu/sharedExpertMix';
-import { destroyWeights, uploadWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
+import { destroyWeights, uploadWeights, type ExpertWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
 import { Workspace } from './workspace';
 
 /** Eps of the lightning output norm: hard-wired upstream, independent of rms_norm_eps (MODEL.md §5.3). */
@@ -30,6 +30,14 @@ export interface ModelOptions extends GpuOptions {
   /** Most tokens run through the layers at once; longer prompts are prefilled in chunks. */
   prefillChunk?: number;
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Stream experts through a GPU cache holding this fraction of each layer's experts (at least top_k);
+   * absent: every expert is uploaded at load.
+   */
+  expertBudget?: number;
+  /** With expertBudget: predict each layer's experts from its input and start loading them early. */
+  prefetch?: boolean;
+  evictionPolicy?: EvictionPolicy;
 }
 
 export type LogitsWanted = 'all' | 'last' | 'none';
@@ -52,13 +60,17 @@ export class Model {
   private readonly kv: (KvCache | null)[];
   private readonly block: number;
   private readonly chunk: number;
+  private readonly prefetch: boolean;
 
   private constructor(
     readonly gpu: Gpu,
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
+    /** Present when experts are streamed. */
+    readonly experts: ExpertCache | null,
     opts: ModelOptions,
   ) {
+    this.prefetch = !!(experts && opts.prefetch);
     const c = config;
     this.block = opts.lightningBlock ?? 64;
     this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
@@ -74,20 +86,21 @@ export class Model {
 
   /** Reads config.json and the checkpoint from `source`, validates both, and uploads the weights. */
   static async load(source: ModelSource, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
-    const text = await source.readText('config.json');
-    if (text === null) throw new Error(`${source.name}: no config.json`);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${source.name}/config.json: not valid JSON (${(e as Error).message})`);
-    }
-    const config = parseConfig(json, `${source.name}/config.json`);
-    const tensors = await indexCheckpoint(source);
-    checkTensors(config, tensors);
+    return Model.fromCheckpoint(await openCheckpoint(source), device, opts);
+  }
+
+  static async fromCheckpoint(ckpt: Checkpoint, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
     const gpu = new Gpu(device, opts);
-    const weights = await uploadWeights(gpu, config, source, tensors, opts.onProgress);
-    return new Model(gpu, config, weights, opts);
+    const stream = opts.expertBudget !== undefined;
+    const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy }) : null;
+    try {
+      const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, onProgress: opts.onProgress });
+      return new Model(gpu, ckpt.config, weights, cache, opts);
+    } catch (e) {
+      cache?.destroy();
+      gpu.destroy();
+      throw e;
+    }
   }
 
   /** Forgets the sequence: zero lightning states, empty KV caches. */
@@ -138,6 +151,7 @@ export class Model {
 
   destroy(): void {
     destroyWeights(this.weights);
+    this.experts?.destroy();
     this.ws.destroy();
     for (const b of [...this.decay, ...this.state]) b?.destroy();
     for (const kv of this.kv) kv && (kv.k.destroy(), kv.v.destroy());
@@ -163,12 +177,13 @@ export class Model {
     for (let i = 0; i < c.numLayers; i++) {
       const L = this.weights.layers[i];
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
+      if (this.prefetch) this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
       else this.softmaxAttention(rec, i, L, n);
       const [alpha, beta] = L.kind === 'lightning' ? [c.linearAlpha, c.linearBeta] : [c.fullAlpha, c.fullBeta];
       this.join(rec, n, alpha, beta);
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
-      rec = await this.moe(rec, L, n);
+      rec = await this.moe(rec, i, L, n);
       this.join(rec, n, c.mlpAlpha, c.mlpBeta);
     }
     this.position += n;
@@ -253,7 +268,7 @@ export class Model {
    * the CPU (k ids per token), which groups the tokens by expert and runs each chosen expert once over
    * its tokens. Knowing the chosen experts on the CPU is what lets experts be streamed on demand.
    */
-  private async moe(rec: Recorder, L: LayerWeights, n: number): Promise<Recorder> {
+  private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     const E = c.numExperts;
@@ -282,11 +297,19 @@ export class Model {
     gpu.write(ws.planTok, 0, tok);
     gpu.write(ws.planWeight, 0, weight);
     rec.clear(ws.a, 0, n * c.hiddenSize * 4);
-    for (const { e, tok0, count } of runs) {
-      const X = L.experts[e];
-      const args = { tok: ws.planTok, tok0, count };
-      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
-      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight: ws.planWeight, out: ws.a });
+    // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
+    // next one may overwrite its slots.
+    const wave = this.experts ? this.experts.slotsPerLayer : runs.length;
+    for (let w = 0; w < runs.length; w += wave) {
+      const part = runs.slice(w, w + wave);
+      const weights: ExpertWeights[] = this.experts ? await this.experts.acquire(layer, part.map((r) => r.e)) : part.map((r) => L.experts[r.e]);
+      part.forEach(({ tok0, count }, j) => {
+        const X = weights[j];
+        const args = { tok: ws.planTok, tok0, count };
+        expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+        expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight: ws.planWeight, out: ws.a });
+      });
+      if (w + wave < runs.length) rec.submit();
     }
     if (L.shared) {
       const S = L.shared;
@@ -298,6 +321,21 @@ export class Model {
       sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
     }
     return rec;
+  }
+
+  /**
+   * Prefetch: the layer's router applied to its input-normed state predicts the experts its MoE will
+   * choose (postnorm keeps the two states close). The prediction is submitted ahead of the attention
+   * work, so expert bytes load while attention runs.
+   */
+  private predictExperts(rec: Recorder, layer: number, n: number): void {
+    const { gpu, ws, config: c } = this;
+    const k = c.expertsPerToken;
+    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.routeWeight });
+    const p = rec.read(ws.predictIdx, 0, n * k * 4);
+    rec.submit();
+    p.then((b) => this.experts!.prefetch(layer, [...new Set(new Uint32Array(b))])).catch(() => {}); // only a hint
   }
 
   /** Final norm and lm_head for `rows` rows of ws.x from `row0`, into ws.logits. */

@@ -1,6 +1,5 @@
-import type { AttnKind, ModelConfig } from '../model/config';
-import type { TensorInfo } from '../model/safetensors';
-import type { ModelSource, RandomAccessFile } from '../model/source';
+import type { AttnKind } from '../model/config';
+import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type WeightDType } from '../gpu/tensor';
 
@@ -35,37 +34,27 @@ export interface LoadProgress {
   tensor: string;
 }
 
-/** Uploads every tensor the config needs, in its stored dtype, reading each file by ranges. */
+/**
+ * Uploads every tensor the config needs, in its stored dtype. With `streamExperts` the experts stay in
+ * the checkpoint (an ExpertCache brings them in on demand) and `layers[i].experts` is empty.
+ */
 export async function uploadWeights(
   gpu: Gpu,
-  c: ModelConfig,
-  source: ModelSource,
-  tensors: Map<string, TensorInfo>,
-  onProgress?: (p: LoadProgress) => void,
+  ckpt: Checkpoint,
+  opts: { streamExperts?: boolean; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<ModelWeights> {
-  const files = new Map<string, Promise<RandomAccessFile>>();
-  const open = (path: string) => {
-    let f = files.get(path);
-    if (!f) {
-      f = source.open(path).then((file) => {
-        if (!file) throw new Error(`${source.name}: ${path} disappeared while loading`);
-        return file;
-      });
-      files.set(path, f);
-    }
-    return f;
-  };
-  const total = [...tensors.values()].reduce((s, t) => s + t.byteLength, 0);
+  const c = ckpt.config;
+  const isExpert = (name: string) => name.includes('.block_sparse_moe.experts.');
+  const total = [...ckpt.tensors.values()].filter((t) => !(opts.streamExperts && isExpert(t.name))).reduce((s, t) => s + t.byteLength, 0);
   let loaded = 0;
   const uploaded: GpuTensor[] = [];
   const get = async (name: string): Promise<GpuTensor> => {
-    const info = tensors.get(name);
-    if (!info) throw new Error(`missing tensor ${name}`); // checkTensors has already named it
-    const file = await open(info.file);
-    const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as WeightDType, info.shape, (o, n) => file.read(info.offset + o, n));
+    const info = ckpt.tensors.get(name);
+    if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
+    const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as WeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
     uploaded.push(t);
     loaded += info.byteLength;
-    onProgress?.({ phase: 'upload', loaded, total, tensor: name });
+    opts.onProgress?.({ phase: 'upload', loaded, total, tensor: name });
     return t;
   };
   try {
@@ -78,9 +67,9 @@ export async function uploadWeights(
       const attn: Record<string, GpuTensor> = {};
       for (const n of names) attn[n] = await get(`${p}self_attn.${n}.weight`);
       const experts: ExpertWeights[] = [];
-      for (let e = 0; e < c.numExperts; e++) {
-        const q = `${p}block_sparse_moe.experts.${e}.`;
-        experts.push({ w1: await get(q + 'w1.weight'), w3: await get(q + 'w3.weight'), w2: await get(q + 'w2.weight') });
+      for (let e = 0; e < c.numExperts && !opts.streamExperts; e++) {
+        const [w1, w3, w2] = expertTensorNames(i, e);
+        experts.push({ w1: await get(w1), w3: await get(w3), w2: await get(w2) });
       }
       const shared =
         c.sharedIntermediateSize > 0
@@ -102,7 +91,7 @@ export async function uploadWeights(
       });
     }
     const norm = await get('model.norm.weight');
-    const lmHead = c.tieWordEmbeddings && !tensors.has('lm_head.weight') ? embed : await get('lm_head.weight');
+    const lmHead = c.tieWordEmbeddings && !ckpt.tensors.has('lm_head.weight') ? embed : await get('lm_head.weight');
     return { embed, lmHead, norm, layers };
   } catch (e) {
     uploaded.forEach(destroyTensor); // a failed load holds no GPU memory

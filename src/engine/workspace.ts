@@ -16,6 +16,7 @@ export class Workspace {
   readonly routerLogits: GPUBuffer; // [tokens, E]
   readonly routeIdx: GPUBuffer; // [tokens, k] u32
   readonly routeWeight: GPUBuffer; // [tokens, k]
+  readonly predictIdx: GPUBuffer; // [tokens, k] u32 experts predicted for prefetch
   readonly planTok: GPUBuffer; // [tokens·k] u32 token of each routed row, grouped by expert
   readonly planWeight: GPUBuffer; // [tokens·k]
   readonly expertHidden: GPUBuffer; // [tokens, max(I, shared I)]
@@ -50,6 +51,7 @@ export class Workspace {
     this.routerLogits = f(tokens * Math.max(c.numExperts, 1), 'router logits');
     this.routeIdx = f(tokens * k, 'route idx');
     this.routeWeight = f(tokens * k, 'route weight');
+    this.predictIdx = f(tokens * k, 'predicted experts');
     this.planTok = f(tokens * k, 'plan tok');
     this.planWeight = f(tokens * k, 'plan weight');
     this.expertHidden = f(tokens * Math.max(c.intermediateSize, c.sharedIntermediateSize), 'expert hidden');

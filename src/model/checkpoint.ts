@@ -1,0 +1,57 @@
+/** A validated checkpoint: its config, the index of its tensors, and reads of tensor bytes. */
+import { parseConfig, type ModelConfig } from './config';
+import { indexCheckpoint, type TensorInfo } from './safetensors';
+import type { ModelSource, RandomAccessFile } from './source';
+import { checkTensors } from './weights';
+
+export interface Checkpoint {
+  readonly name: string;
+  readonly config: ModelConfig;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /** Raw stored bytes of a tensor, from byte `offset` of its data. */
+  read(name: string, offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Reads config.json, indexes and checks the safetensors of `source`; nothing large is read yet. */
+export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
+  const text = await source.readText('config.json');
+  if (text === null) throw new Error(`${source.name}: no config.json`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source.name}/config.json: not valid JSON (${(e as Error).message})`);
+  }
+  const config = parseConfig(json, `${source.name}/config.json`);
+  const tensors = await indexCheckpoint(source);
+  checkTensors(config, tensors);
+  const files = new Map<string, Promise<RandomAccessFile>>();
+  const open = (path: string) => {
+    let f = files.get(path);
+    if (!f) {
+      f = source.open(path).then((file) => {
+        if (!file) throw new Error(`${source.name}: ${path} disappeared while loading`);
+        return file;
+      });
+      files.set(path, f);
+    }
+    return f;
+  };
+  return {
+    name: source.name,
+    config,
+    tensors,
+    async read(name, offset, length) {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`${source.name}: no tensor ${name}`);
+      if (offset < 0 || offset + length > t.byteLength) throw new Error(`${source.name}: ${name}: read of ${length} bytes at ${offset} is outside its ${t.byteLength} bytes`);
+      return (await open(t.file)).read(t.offset + offset, length);
+    },
+  };
+}
+
+/** Names of the three matrices of expert e of layer i. */
+export function expertTensorNames(layer: number, e: number): [w1: string, w3: string, w2: string] {
+  const p = `model.layers.${layer}.block_sparse_moe.experts.${e}.`;
+  return [p + 'w1.weight', p + 'w3.weight', p + 'w2.weight'];
+}

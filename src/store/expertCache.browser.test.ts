@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { requestGpuDevice } from '../gpu/device';
+import { maxAbsDiff } from '../gpu/testing';
+import { sharedBytes, sharedJson, sharedSource } from '../engine/fixtures';
+import { Model } from '../engine/model';
+import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
+
+const budgets = [1, 0.5, 0.25];
+
+describe('streamed experts give the logits of the fully resident model', () => {
+  for (const name of ['tiny_pow2_f32', 'tiny_odd_heads_bf16'])
+    it(name, async () => {
+      const dir = `golden/${name}`;
+      const manifest = await sharedJson(`${dir}/manifest.json`);
+      const golden = new Float32Array(await sharedBytes(`${dir}/logits.bin`));
+      const ids: number[] = manifest.input_ids;
+      const ckpt = await openCheckpoint(sharedSource(dir));
+      // Prefill in chunks, then decode, where one token's experts come and go.
+      const run = async (model: Model) => {
+        const rows = [await model.forward(ids.slice(0, 280), 'all')];
+        for (const id of ids.slice(280)) rows.push(await model.forward([id], 'last'));
+        model.destroy();
+        return Float32Array.from(rows.flatMap((r) => Array.from(r)));
+      };
+      const opts = { prefillChunk: 64 };
+      const want = await run(await Model.fromCheckpoint(ckpt, await requestGpuDevice(), opts));
+      expect(maxAbsDiff(want, golden)).toBeLessThan(manifest.tolerance.fp32_runtime.logits_max_abs_diff);
+      for (const budget of budgets)
+        for (const prefetch of [false, true]) {
+          const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { ...opts, expertBudget: budget, prefetch });
+          const stats = model.experts!.stats;
+          expect(await run(model)).toEqual(want); // bit for bit: same experts, same order
+          if (budget < 1 && !prefetch) expect(stats.misses).toBeGreaterThan(manifest.normalized_config.num_local_experts);
+          if (prefetch) expect(stats.predicted).toBeGreaterThan(0);
+        }
+    });
+});
+
+describe('tiny-hybrid-stories greedy continuations are the same at every expert budget', () => {
+  it('"Once upon a time", 32 tokens', async () => {
+    const expected = await sharedJson('models/tiny-hybrid-stories/expected.json');
+    const p = expected.dtypes.float32.prompts[0];
+    const ckpt = await openCheckpoint(sharedSource('models/tiny-hybrid-stories'));
+    for (const budget of budgets)
+      for (const prefetch of [false, true]) {
+        const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { expertBudget: budget, prefetch });
+        const got = [await model.nextToken(p.input_ids)];
+        while (got.length < 32) got.push(await model.nextToken([got[got.length - 1]]));
+        expect(got).toEqual(p.greedy_ids.slice(0, 32));
+        const s = model.experts!.stats;
+        const hitRate = s.hits / (s.hits + s.misses);
+        console.log(`budget ${budget} prefetch ${prefetch}: hit rate ${hitRate.toFixed(3)}, prefetch precision ${(s.predictedUsed / Math.max(1, s.predicted)).toFixed(3)}, streamed ${(s.bytesStreamed / 2 ** 20).toFixed(1)} MiB`);
+        if (budget === 1 && !prefetch) expect(s.misses).toBe(8 * 8); // each expert of each layer loaded once
+        model.destroy();
+      }
+  });
+});
+
+describe('a failed expert read', () => {
+  it('is reported with the tensor name and leaves the cache consistent', async () => {
+    const base = await openCheckpoint(sharedSource('golden/tiny_pow2_f32'));
+    let fail = true;
+    const flaky: Checkpoint = {
+      ...base,
+      tensors: base.tensors,
+      config: base.config,
+      read: async (name, o, n) => {
+        if (fail && name.includes('layers.2.block_sparse_moe.experts')) {
+          fail = false;
+          throw new Error(`${name}: read failed (simulated)`);
+        }
+        return base.read(name, o, n);
+      },
+    };
+    const manifest = await sharedJson('golden/tiny_pow2_f32/manifest.json');
+    const model = await Model.fromCheckpoint(flaky, await requestGpuDevice(), { expertBudget: 0.5 });
+    await expect(model.forward(manifest.input_ids.slice(0, 20), 'last')).rejects.toThrow(/layers\.2\.block_sparse_moe\.experts\.\d\.w\d\.weight: read failed/);
+    model.reset();
+    const golden = new Float32Array(await sharedBytes('golden/tiny_pow2_f32/logits.bin'));
+    const V = manifest.normalized_config.vocab_size;
+    const got = await model.forward(manifest.input_ids.slice(0, 20), 'last');
+    expect(maxAbsDiff(got, golden.subarray(19 * V, 20 * V))).toBeLessThan(2e-3);
+    model.destroy();
+  });
+});

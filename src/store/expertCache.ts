@@ -1,0 +1,188 @@
+/**
+ * GPU expert cache: a fixed number of expert slots per layer, filled on demand from the checkpoint
+ * (IndexedDB, disk or network) and evicted by a policy. Dense weights stay resident elsewhere.
+ *
+ * Ordering: a slot is only rewritten after the work that read its previous expert was submitted, and
+ * queue.writeBuffer runs after every earlier submit, so the GPU never sees a half-swapped expert.
+ */
+import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
+import type { Gpu } from '../gpu/gpu';
+import { WEIGHT_BYTES, type GpuTensor, type WeightDType } from '../gpu/tensor';
+import type { ExpertWeights } from '../engine/weights';
+
+export type EvictionPolicy = 'lru' | 'lfu';
+
+export interface ExpertCacheOptions {
+  /** Fraction of each layer's experts kept resident, in (0, 1]; at least top_k slots. */
+  budget: number;
+  policy?: EvictionPolicy;
+}
+
+export interface ExpertCacheStats {
+  /** Expert uses served by a resident (or already loading) expert. */
+  hits: number;
+  misses: number;
+  /** Uses served by an expert that a prefetch brought in. */
+  prefetchHits: number;
+  /** Predicted experts / predicted experts that were then used (precision = recall at equal k). */
+  predicted: number;
+  predictedUsed: number;
+  bytesStreamed: number;
+  /** Time spent waiting for expert bytes when they were needed. */
+  stallMs: number;
+}
+
+interface Slot {
+  expert: number; // -1 when empty
+  weights: ExpertWeights;
+  loading: Promise<void> | null;
+  lastUse: number;
+  uses: number;
+  prefetched: boolean; // loaded by a prefetch and not used since
+}
+
+export class ExpertCache {
+  readonly slotsPerLayer: number;
+  readonly stats: ExpertCacheStats = { hits: 0, misses: 0, prefetchHits: 0, predicted: 0, predictedUsed: 0, bytesStreamed: 0, stallMs: 0 };
+  private readonly layers: Slot[][];
+  private readonly policy: EvictionPolicy;
+  private tick = 0;
+  private readonly pendingPredictions = new Map<number, Set<number>>();
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly ckpt: Checkpoint,
+    opts: ExpertCacheOptions,
+  ) {
+    const c = ckpt.config;
+    if (!(opts.budget > 0 && opts.budget <= 1)) throw new RangeError(`expert budget must be in (0, 1], got ${opts.budget}`);
+    this.policy = opts.policy ?? 'lru';
+    this.slotsPerLayer = Math.min(c.numExperts, Math.max(c.expertsPerToken, Math.round(opts.budget * c.numExperts)));
+    this.layers = c.layerKinds.map((_, layer) =>
+      Array.from({ length: this.slotsPerLayer }, (_, s) => {
+        const [w1, w3, w2] = expertTensorNames(layer, 0).map((name) => this.slotTensor(name, `layer ${layer} slot ${s}`));
+        return { expert: -1, weights: { w1, w3, w2 }, loading: null, lastUse: 0, uses: 0, prefetched: false };
+      }),
+    );
+  }
+
+  /** Bytes of GPU memory the slots take. */
+  get residentBytes(): number {
+    return this.layers.flat().reduce((s, slot) => s + [slot.weights.w1, slot.weights.w3, slot.weights.w2].reduce((a, t) => a + t.parts[0].buffer.size, 0), 0);
+  }
+
+  /**
+   * Makes `experts` (at most slotsPerLayer of them) of `layer` resident and returns their weights, in the
+   * same order. Misses evict other experts of the layer.
+   */
+  async acquire(layer: number, experts: number[]): Promise<ExpertWeights[]> {
+    if (experts.length > this.slotsPerLayer) throw new Error(`${experts.length} experts do not fit ${this.slotsPerLayer} slots`);
+    const slots = this.layers[layer];
+    const predicted = this.pendingPredictions.get(layer);
+    if (predicted) {
+      this.pendingPredictions.delete(layer);
+      for (const e of experts) if (predicted.has(e)) this.stats.predictedUsed++;
+    }
+    const chosen: Slot[] = [];
+    for (const e of experts) {
+      let slot = slots.find((s) => s.expert === e);
+      if (slot) {
+        this.stats.hits++;
+        if (slot.prefetched) this.stats.prefetchHits++;
+      } else {
+        this.stats.misses++;
+        slot = await this.victim(slots, [...chosen, ...slots.filter((s) => experts.includes(s.expert))]);
+        this.load(layer, slot, e);
+      }
+      slot.prefetched = false;
+      slot.lastUse = ++this.tick;
+      slot.uses++;
+      chosen.push(slot);
+    }
+    const t0 = performance.now();
+    const waits = chosen.map((s) => s.loading).filter((p) => p);
+    if (waits.length) {
+      await Promise.all(waits);
+      this.stats.stallMs += performance.now() - t0;
+    }
+    return chosen.map((s) => s.weights);
+  }
+
+  /** Starts loading experts a router predicts for `layer`, without waiting; never evicts a prediction of this call. */
+  prefetch(layer: number, experts: number[]): void {
+    const want = experts.slice(0, this.slotsPerLayer);
+    this.pendingPredictions.set(layer, new Set(want));
+    this.stats.predicted += want.length;
+    const slots = this.layers[layer];
+    const keep = slots.filter((s) => want.includes(s.expert));
+    for (const e of want) {
+      if (slots.some((s) => s.expert === e)) continue;
+      const free = slots.filter((s) => !s.loading && !keep.includes(s));
+      if (!free.length) return;
+      const slot = this.pick(free);
+      keep.push(slot);
+      this.load(layer, slot, e);
+      slot.prefetched = true;
+    }
+  }
+
+  destroy(): void {
+    for (const slot of this.layers.flat()) for (const t of [slot.weights.w1, slot.weights.w3, slot.weights.w2]) t.parts[0].buffer.destroy();
+  }
+
+  private slotTensor(name: string, label: string): GpuTensor {
+    const info = this.ckpt.tensors.get(name)!;
+    const dtype = info.dtype.toLowerCase() as WeightDType;
+    const buffer = this.gpu.buffer(info.byteLength, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
+    return { name: label, dtype, shape: info.shape, parts: [{ buffer, row0: 0, rows: info.shape[0] }] };
+  }
+
+  /** A slot to reuse, never one in `busy`; waits for a load in flight rather than tearing it. */
+  private async victim(slots: Slot[], busy: Slot[]): Promise<Slot> {
+    const free = slots.filter((s) => !busy.includes(s));
+    const slot = free.find((s) => s.expert < 0) ?? this.pick(free);
+    if (slot.loading) await slot.loading;
+    return slot;
+  }
+
+  private pick(candidates: Slot[]): Slot {
+    const empty = candidates.find((s) => s.expert < 0);
+    if (empty) return empty;
+    const score = this.policy === 'lfu' ? (s: Slot) => s.uses * 1e9 + s.lastUse : (s: Slot) => s.lastUse;
+    return candidates.reduce((a, b) => (score(b) < score(a) ? b : a));
+  }
+
+  private load(layer: number, slot: Slot, e: number): void {
+    slot.expert = e;
+    slot.uses = 0;
+    const names = expertTensorNames(layer, e);
+    const targets = [slot.weights.w1, slot.weights.w3, slot.weights.w2];
+    const done = Promise.all(
+      names.map(async (name, i) => {
+        const info = this.ckpt.tensors.get(name)!;
+        const t = targets[i];
+        if (info.dtype.toLowerCase() !== t.dtype || info.byteLength !== t.shape.reduce((a, b) => a * b, 1) * WEIGHT_BYTES[t.dtype])
+          throw new Error(`${name}: dtype ${info.dtype} or size differs from expert 0 of its layer; the expert cache needs them equal`);
+        const bytes = await this.ckpt.read(name, 0, info.byteLength);
+        this.stats.bytesStreamed += bytes.byteLength;
+        return bytes;
+      }),
+    ).then((parts) => {
+      // Written together, after all three arrived, so a slot never mixes two experts.
+      parts.forEach((bytes, i) => this.gpu.write(targets[i].parts[0].buffer, 0, bytes));
+      targets.forEach((t, i) => (t.name = names[i]));
+    });
+    slot.loading = done.then(
+      () => {
+        if (slot.loading === loading) slot.loading = null;
+      },
+      (err) => {
+        slot.expert = -1; // a failed load leaves an empty slot, never a stale one
+        slot.loading = null;
+        throw err;
+      },
+    );
+    const loading = slot.loading;
+    loading.catch(() => {}); // surfaced by acquire
+  }
+}
