@@ -1,0 +1,96 @@
+/**
+ * Expert streaming on tiny-hybrid-stories (a trained router: random routers say nothing about caching).
+ * Greedy decode of 4 prompts at expert budgets 100/50/25% with and without prefetch, LRU and LFU:
+ * tokens/s, hit rate, prefetch precision, bytes streamed, stall time; against the resident model and
+ * against the adapter's copy bandwidth, all measured in this one run.
+ */
+import { expect, it } from 'vitest';
+import { commands } from 'vitest/browser';
+import { requestGpuDevice } from '../src/gpu/device';
+import { Gpu } from '../src/gpu/gpu';
+import { sharedJson, sharedSource } from '../src/engine/fixtures';
+import { Model, type ModelOptions } from '../src/engine/model';
+import { openCheckpoint } from '../src/model/checkpoint';
+
+const TOKENS = 48;
+
+async function copyBandwidth(): Promise<number> {
+  const gpu = new Gpu(await requestGpuDevice());
+  const size = 64 << 20;
+  const a = gpu.buffer(size, 'a');
+  const b = gpu.buffer(size, 'b');
+  const once = async () => {
+    const rec = gpu.recorder();
+    rec.copy(a, 0, b, 0, size);
+    rec.submit();
+    await gpu.device.queue.onSubmittedWorkDone();
+  };
+  await once();
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) await once();
+  const s = (performance.now() - t0) / 1000;
+  gpu.device.destroy();
+  return (5 * size) / s / 1e9;
+}
+
+it('expert cache on tiny-hybrid-stories', async () => {
+  const expected = await sharedJson('models/tiny-hybrid-stories/expected.json');
+  const ref = await sharedJson('models/tiny-hybrid-stories/routing_stats.json');
+  const prompts: number[][] = expected.dtypes.float32.prompts.slice(0, 4).map((p: { input_ids: number[] }) => p.input_ids);
+  const ckpt = await openCheckpoint(sharedSource('models/tiny-hybrid-stories'));
+  const c = ckpt.config;
+  const copyGBs = await copyBandwidth();
+  // Weight bytes one decode step reads: everything but the experts, plus k experts per layer.
+  const expertBytes = [...ckpt.tensors.values()].filter((t) => t.name.includes('.experts.')).reduce((s, t) => s + t.byteLength, 0);
+  const denseBytes = [...ckpt.tensors.values()].reduce((s, t) => s + t.byteLength, 0) - expertBytes;
+  const activeBytes = denseBytes + (expertBytes * c.expertsPerToken) / c.numExperts;
+
+  const runs: { name: string; opts: ModelOptions }[] = [{ name: 'resident', opts: {} }];
+  for (const budget of [1, 0.5, 0.25])
+    for (const prefetch of [false, true])
+      for (const policy of ['lru', 'lfu'] as const) runs.push({ name: `${budget * 100}% ${prefetch ? 'prefetch' : 'no prefetch'} ${policy}`, opts: { expertBudget: budget, prefetch, evictionPolicy: policy } });
+
+  const rows = [];
+  for (const { name, opts } of runs) {
+    const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), opts);
+    await model.nextToken([1]); // compile pipelines outside the timing
+    let tokens = 0;
+    let seconds = 0;
+    for (const ids of prompts) {
+      model.reset();
+      const t0 = performance.now();
+      let id = await model.nextToken(ids);
+      for (let i = 1; i < TOKENS; i++) id = await model.nextToken([id]);
+      seconds += (performance.now() - t0) / 1000;
+      tokens += TOKENS;
+    }
+    const s = model.experts?.stats;
+    const tps = tokens / seconds;
+    rows.push({
+      run: name,
+      slots: model.experts ? `${model.experts.slotsPerLayer}/${c.numExperts}` : `${c.numExperts}/${c.numExperts}`,
+      'tokens/s': +tps.toFixed(1),
+      'hit rate': s ? +(s.hits / (s.hits + s.misses)).toFixed(3) : 1,
+      'prefetch precision': s && s.predicted ? +(s.predictedUsed / s.predicted).toFixed(3) : null,
+      'MiB streamed': s ? +(s.bytesStreamed / 2 ** 20).toFixed(1) : 0,
+      'stall ms': s ? +s.stallMs.toFixed(0) : 0,
+      'weight GB/s vs copy': +((activeBytes * tps) / 1e9 / copyGBs).toFixed(4),
+    });
+    model.destroy();
+  }
+  const report = {
+    adapter: 'this run',
+    copyBandwidthGBs: +copyGBs.toFixed(2),
+    tokensPerPrompt: TOKENS,
+    prompts: prompts.length,
+    reference: {
+      lruHitRate: ref.summary.lru_hit_rate_mean_over_layers,
+      prefetchRecall: ref.summary.prefetch_expert_recall_mean_layers_1_to_L_minus_1 ?? ref.summary['prefetch_expert_recall_mean_layers_1_to_L-1'],
+    },
+    rows,
+  };
+  console.log(`copy bandwidth ${report.copyBandwidthGBs} GB/s; reference LRU hit rates (slots→rate) ${JSON.stringify(report.reference.lruHitRate)}, prefetch recall ${JSON.stringify(report.reference.prefetchRecall)}`);
+  console.table(rows);
+  await commands.writeFile('bench-results.json', JSON.stringify(report, null, 2) + '\n');
+  expect(rows.length).toBe(runs.length);
+});
