@@ -1,0 +1,43 @@
+/** Text ↔ token ids from a model folder's tokenizer.json (Hugging Face format), via @huggingface/tokenizers. */
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { ModelSource } from '../model/source';
+
+export interface Tokenizer {
+  /** Token ids of `text`, with the special tokens the post-processor adds (e.g. BOS). */
+  encode(text: string): number[];
+  /** Text of `ids`; special tokens (BOS, EOS, ...) are left out. */
+  decode(ids: readonly number[]): string;
+}
+
+async function readJson(source: ModelSource, file: string): Promise<object | null> {
+  const text = await source.readText(file);
+  if (text === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source.name}/${file}: not a JSON object`);
+  return json;
+}
+
+/** null when the folder has no tokenizer.json. */
+export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | null> {
+  const json = await readJson(source, 'tokenizer.json');
+  if (json === null) return null;
+  // tokenizer_config.json carries decode settings such as clean_up_tokenization_spaces: without it the
+  // library cleans up spaces before punctuation, which does not round-trip SentencePiece-style vocabularies.
+  const config = (await readJson(source, 'tokenizer_config.json')) ?? {};
+  let tok: HfTokenizer;
+  try {
+    tok = new HfTokenizer(json, config);
+  } catch (e) {
+    throw new Error(`${source.name}/tokenizer.json: unsupported tokenizer (${(e as Error).message})`, { cause: e });
+  }
+  return {
+    encode: (text) => tok.encode(text).ids,
+    // The library throws on an empty list.
+    decode: (ids) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: true })),
+  };
+}
