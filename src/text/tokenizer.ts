@@ -3,8 +3,8 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import type { ModelSource } from '../model/source';
 
 export interface Tokenizer {
-  /** Token ids of `text`, with the special tokens the post-processor adds (e.g. BOS). */
-  encode(text: string): number[];
+  /** Token ids of `text`, with the special tokens the post-processor adds (e.g. BOS) unless told not to. */
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   /** Text of `ids`; special tokens (BOS, EOS, ...) are left out. */
   decode(ids: readonly number[]): string;
 }
@@ -36,7 +36,7 @@ export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | nu
     throw new Error(`${source.name}/tokenizer.json: unsupported tokenizer (${(e as Error).message})`, { cause: e });
   }
   return {
-    encode: (text) => tok.encode(text).ids,
+    encode: (text, opts) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids,
     // The library throws on an empty list.
     decode: (ids) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: true })),
   };

@@ -1,0 +1,117 @@
+/**
+ * The built `lightmoe` command, run as a user runs it: `node bin/lightmoe.js ...` in a child process
+ * (Dawn through the `webgpu` package; the node project's env pins the SwiftShader Vulkan driver).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const shared = path.resolve(root, '../shared');
+const golden = path.join(shared, 'golden/tiny_pow2_f32');
+const stories = path.join(shared, 'models/stories260k');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function lightmoe(...args: string[]): Result {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/lightmoe.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, LIGHTMOE_DEBUG: '' },
+  });
+  console.log(`lightmoe ${args[0]}: ${((performance.now() - t0) / 1000).toFixed(2)} s, exit ${r.status}`);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI's own error lines (Dawn may print warnings of its own on stderr). */
+const cliErrors = (r: Result) => r.stderr.split('\n').filter((l) => l.startsWith('lightmoe:'));
+
+let tmp: string;
+
+beforeAll(async () => {
+  // Always rebuild: a stale dist/node/cli.js would test old code. Takes about a second.
+  execFileSync('npx', ['vite', 'build', '--config', 'vite.node.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  tmp = await mkdtemp(path.join(tmpdir(), 'lightmoe-cli-'));
+}, 120_000);
+
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+describe('golden tiny_pow2_f32', () => {
+  test('logits of input_ids.bin match logits.bin', async () => {
+    const out = path.join(tmp, 'logits.bin');
+    const r = lightmoe('logits', '--model', golden, '--ids', path.join(golden, 'input_ids.bin'), '--out', out);
+    expect(r.stderr).not.toMatch(/^lightmoe:/m);
+    expect(r.code).toBe(0);
+    const got = new Float32Array(new Uint8Array(await readFile(out)).buffer);
+    const want = new Float32Array(new Uint8Array(await readFile(path.join(golden, 'logits.bin'))).buffer);
+    expect(got.length).toBe(want.length); // [300, 384]
+    let maxDiff = 0;
+    for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    console.log(`logits max |Δ| = ${maxDiff.toExponential(2)}`);
+    expect(maxDiff).toBeLessThanOrEqual(2e-3);
+  });
+
+  test('greedy ids', async () => {
+    const manifest = JSON.parse(await readFile(path.join(golden, 'manifest.json'), 'utf8'));
+    const ids = manifest.input_ids.join(',');
+    const r = lightmoe('generate', '--model', golden, '--ids', ids, '--max-tokens', '12', '--json', '--ignore-eos');
+    expect(r.stderr).not.toMatch(/^lightmoe:/m);
+    expect(r.code).toBe(0);
+    // No tokenizer.json in a golden folder: ids only.
+    expect(JSON.parse(r.stdout)).toEqual({ ids: manifest.greedy.greedy_ids });
+  });
+});
+
+test('stories260k: prompt → greedy ids and text', async () => {
+  const expected = JSON.parse(await readFile(path.join(stories, 'expected.json'), 'utf8')).dtypes.float32.prompts[0];
+  expect(expected.prompt).toBe('Once upon a time');
+  const r = lightmoe('generate', '--model', stories, '--prompt', expected.prompt, '--max-tokens', '64', '--temperature', '0', '--json', '--ignore-eos');
+  expect(r.stderr).not.toMatch(/^lightmoe:/m);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toEqual({ ids: expected.greedy_ids, text: expected.greedy_text });
+});
+
+describe('bad input: one line on stderr, no stack trace', () => {
+  test('missing --model → usage error, exit 2', () => {
+    const r = lightmoe('generate', '--ids', '1,2');
+    expect(r.code).toBe(2);
+    expect(cliErrors(r)).toEqual(['lightmoe: generate needs --model (see lightmoe --help)']);
+    expect(r.stdout).toBe('');
+  });
+
+  test('a folder without config.json → exit 1', () => {
+    const r = lightmoe('logits', '--model', tmp, '--ids', '1,2', '--out', path.join(tmp, 'x.bin'));
+    expect(r.code).toBe(1);
+    expect(cliErrors(r)).toEqual([`lightmoe: ${tmp}: no config.json`]);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  test('an id outside the vocabulary → exit 1, the id named', () => {
+    const r = lightmoe('generate', '--model', golden, '--ids', '5,384', '--max-tokens', '1');
+    expect(r.code).toBe(1);
+    expect(cliErrors(r)).toEqual(['lightmoe: token id 384 at position 1 is outside the vocabulary (0 .. 383)']);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stdout).toBe('');
+  });
+
+  test('sampling is refused for now', () => {
+    const r = lightmoe('generate', '--model', golden, '--ids', '1', '--temperature', '0.8');
+    expect(r.code).toBe(2);
+    expect(cliErrors(r)[0]).toMatch(/^lightmoe: sampling with temperature > 0 is not implemented yet/);
+  });
+
+  test('--help → usage on stdout, exit 0', () => {
+    const r = lightmoe('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage:\n {2}lightmoe logits/);
+  });
+});
