@@ -1,0 +1,151 @@
+/**
+ * createEngine: the public face of lightmoe. By default the engine runs in a module Web Worker reached
+ * through comlink, so the page's main thread never blocks; `worker: false` runs it in the calling thread
+ * (Node, or apps that manage their own workers).
+ */
+import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
+import { EngineCore, type LoadOptions, type LoadProgress, type ModelInfo, type ModelSpec } from '../engine/core';
+import type { GenerateChunk, GenerateRequest, GenerateResult } from '../engine/generation';
+import { abortError } from '../engine/generation';
+import { requestGpuDevice } from '../gpu/device';
+import { ChatCompletions } from './openai';
+
+export interface EngineOptions extends LoadOptions {
+  model: ModelSpec;
+  /** Run in a Web Worker (default where Worker exists) or in this thread. */
+  worker?: boolean;
+  /** In-thread only: the device to use (e.g. Dawn's in Node); default navigator.gpu. */
+  device?: () => Promise<GPUDevice>;
+  onProgress?: (p: LoadProgress) => void;
+  /** The GPU device was lost: create the engine again (no page reload needed). */
+  onDeviceLost?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions extends Omit<GenerateRequest, 'prompt'> {
+  signal?: AbortSignal;
+  onToken?: (c: GenerateChunk) => void;
+}
+
+/** An async iterator of chunks that also carries the final result. */
+export interface Generation extends AsyncIterable<GenerateChunk> {
+  readonly result: Promise<GenerateResult>;
+}
+
+type Core = EngineCore | Remote<EngineCore>;
+
+export class Engine {
+  readonly chat: { completions: ChatCompletions };
+  private nextId = 1;
+
+  /** @internal use createEngine */
+  constructor(
+    private readonly core: Core,
+    readonly info: ModelInfo,
+    private readonly worker: Worker | null,
+  ) {
+    this.chat = { completions: new ChatCompletions(this) };
+  }
+
+  /** Generates from a text prompt (tokenized with the model's tokenizer, BOS added) or from token ids. */
+  generate(prompt: string | number[], opts: GenerateOptions = {}): Generation {
+    const queue: GenerateChunk[] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    const { signal, onToken, ...req } = opts;
+    const result = (async () => {
+      const ids = typeof prompt === 'string' ? await this.core.encode(prompt) : prompt;
+      return this.run({ ...req, prompt: ids }, (c) => {
+        onToken?.(c);
+        queue.push(c);
+        wake?.();
+      }, signal);
+    })();
+    result.finally(() => {
+      done = true;
+      wake?.();
+    }).catch(() => {});
+    return {
+      result,
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          while (queue.length) yield queue.shift()!;
+          if (done) {
+            await result; // rethrows an abort or error
+            return;
+          }
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+        }
+      },
+    };
+  }
+
+  /** Next-token logits of every position of `ids` ([n, vocab], row-major), for scoring. */
+  logits(ids: number[]): Promise<Float32Array> {
+    return this.core.logits(ids);
+  }
+
+  encode(text: string, addSpecialTokens = true): Promise<number[]> {
+    return Promise.resolve(this.core.encode(text, addSpecialTokens));
+  }
+
+  decode(ids: number[]): Promise<string> {
+    return Promise.resolve(this.core.decode(ids));
+  }
+
+  /** Frees GPU memory; a worker is terminated. The engine cannot be used afterwards. */
+  async unload(): Promise<void> {
+    await this.core.unload();
+    if (this.worker) {
+      (this.core as Remote<EngineCore>)[releaseProxy]();
+      this.worker.terminate();
+    }
+  }
+
+  /** @internal */
+  async run(req: GenerateRequest, onChunk: (c: GenerateChunk) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    if (signal?.aborted) throw abortError();
+    const id = this.nextId++;
+    const onAbort = () => void this.core.abort(id);
+    signal?.addEventListener('abort', onAbort);
+    try {
+      return await this.core.generate(id, req, this.worker ? proxy(onChunk) : onChunk);
+    } catch (e) {
+      // An abort crosses the worker boundary as a plain error: give callers a real AbortError.
+      if (signal?.aborted) throw abortError();
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** @internal */
+  chatPrompt(req: Parameters<EngineCore['chatPrompt']>[0]): Promise<number[]> {
+    return Promise.resolve(this.core.chatPrompt(req));
+  }
+}
+
+export async function createEngine(opts: EngineOptions): Promise<Engine> {
+  const { model, worker = typeof Worker !== 'undefined', device, onProgress, onDeviceLost, signal, ...load } = opts;
+  if (signal?.aborted) throw abortError();
+  let w: Worker | null = null;
+  let core: Core;
+  if (worker) {
+    w = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'lightmoe' });
+    core = wrap<EngineCore>(w);
+  } else {
+    core = new EngineCore(device ?? (() => requestGpuDevice()));
+  }
+  const wrapFn = <F extends (...a: never[]) => unknown>(f?: F) => (f && w ? proxy(f) : f);
+  const abort = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(abortError())));
+  try {
+    const info = await Promise.race([core.load(model, load, wrapFn(onProgress), wrapFn(onDeviceLost)), abort]);
+    return new Engine(core, info, w);
+  } catch (e) {
+    // An aborted or failed load frees what it held: the worker (with its device) goes away.
+    if (w) w.terminate();
+    else void core.unload();
+    throw e;
+  }
+}

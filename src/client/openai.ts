@@ -1,0 +1,144 @@
+/**
+ * `engine.chat.completions.create`: the OpenAI Chat Completions API over the local engine, returning
+ * the same objects and stream chunks, so an app can move to a serving cluster (vLLM, SGLang) by
+ * changing one option. `reasoning_content` carries MiniMax-M1's <think> text, as vLLM returns it.
+ */
+import type { ChatMessage, ToolDef } from '../text/chatTemplate';
+import type { ToolCall } from '../text/toolCalls';
+import type { GenerateResult } from '../engine/generation';
+import type { Engine } from './engine';
+
+export interface ChatCompletionRequest {
+  messages: ChatMessage[];
+  model?: string;
+  tools?: ToolDef[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  min_p?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  repetition_penalty?: number;
+  logit_bias?: Record<string, number>;
+  seed?: number;
+  stop?: string | string[];
+  /** lightmoe: tokens of reasoning before the engine closes </think> (default 40000). */
+  thinking_budget?: number;
+  signal?: AbortSignal;
+}
+
+export interface ChatCompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[] };
+    finish_reason: GenerateResult['finishReason'];
+  }[];
+  usage: ChatCompletionUsage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: { role?: 'assistant'; content?: string; reasoning_content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    finish_reason: GenerateResult['finishReason'] | null;
+  }[];
+  usage?: ChatCompletionUsage | null;
+}
+
+function usage(r: GenerateResult): ChatCompletionUsage {
+  return { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.promptTokens + r.usage.completionTokens };
+}
+
+export class ChatCompletions {
+  constructor(private readonly engine: Engine) {}
+
+  create(req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+  async create(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    const prompt = await this.engine.chatPrompt({ messages: req.messages, tools: req.tools });
+    const stop = req.stop === undefined ? [] : [req.stop].flat();
+    const gen = this.engine.generate(prompt, {
+      maxTokens: req.max_completion_tokens ?? req.max_tokens,
+      stop,
+      thinkingBudget: req.thinking_budget,
+      parseToolCalls: !!req.tools?.length,
+      signal: req.signal,
+      sampling: {
+        temperature: req.temperature,
+        topP: req.top_p,
+        topK: req.top_k,
+        minP: req.min_p,
+        presencePenalty: req.presence_penalty,
+        frequencyPenalty: req.frequency_penalty,
+        repetitionPenalty: req.repetition_penalty,
+        logitBias: req.logit_bias && Object.fromEntries(Object.entries(req.logit_bias).map(([k, v]) => [Number(k), v])),
+        seed: req.seed,
+      },
+    });
+    const id = `chatcmpl-${Math.random().toString(36).slice(2, 14)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const model = req.model ?? this.engine.info.name;
+    if (!req.stream) {
+      const r = await gen.result;
+      return {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: r.toolCalls.length && !r.content.trim() ? null : r.content,
+              ...(r.reasoning ? { reasoning_content: r.reasoning } : {}),
+              ...(r.toolCalls.length ? { tool_calls: r.toolCalls } : {}),
+            },
+            finish_reason: r.finishReason,
+          },
+        ],
+        usage: usage(r),
+      };
+    }
+    const includeUsage = !!req.stream_options?.include_usage;
+    const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: ChatCompletionChunk['choices'][0]['finish_reason'] = null): ChatCompletionChunk => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+      ...(includeUsage ? { usage: null } : {}),
+    });
+    return (async function* () {
+      yield chunk({ role: 'assistant', content: '' });
+      for await (const c of gen) {
+        const delta: ChatCompletionChunk['choices'][0]['delta'] = {};
+        if (c.reasoning) delta.reasoning_content = c.reasoning;
+        if (c.content) delta.content = c.content;
+        if (delta.reasoning_content !== undefined || delta.content !== undefined) yield chunk(delta);
+      }
+      const r = await gen.result;
+      if (r.toolCalls.length) yield chunk({ tool_calls: r.toolCalls.map((t, index) => ({ index, ...t })) });
+      yield chunk({}, r.finishReason);
+      if (includeUsage) yield { id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(r) } as ChatCompletionChunk;
+    })();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The engine behind createEngine: a model, its tokenizer and chat template, and generations. It runs
+ * in a Web Worker (reached through comlink) or in the calling thread; nothing here touches the DOM.
+ */
+import { applyChatTemplate, type ChatMessage, type ToolDef } from '../text/chatTemplate';
+import { loadTokenizer, type Tokenizer } from '../text/tokenizer';
+import type { ModelConfig } from '../model/config';
+import { openCheckpoint } from '../model/checkpoint';
+import { directorySource, filesSource } from '../model/localSource';
+import { fetchSource, type ModelSource } from '../model/source';
+import { generate, type GenerateChunk, type GenerateRequest, type GenerateResult } from './generation';
+import { Model, type ModelOptions } from './model';
+
+/** Where a model comes from: a folder URL, a folder the user picked, or any ModelSource. */
+export type ModelSpec = string | FileSystemDirectoryHandle | File[] | ModelSource;
+
+export interface LoadProgress {
+  phase: 'fetch' | 'store' | 'upload' | 'compile';
+  loaded: number;
+  total: number;
+  /** The file or tensor being worked on. */
+  item?: string;
+}
+
+export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {}
+
+export interface ModelInfo {
+  name: string;
+  config: ModelConfig;
+  hasTokenizer: boolean;
+  hasChatTemplate: boolean;
+}
+
+export interface ChatPromptRequest {
+  messages: ChatMessage[];
+  tools?: ToolDef[];
+}
+
+function toSource(spec: ModelSpec): ModelSource {
+  if (typeof spec === 'string') return fetchSource(spec.endsWith('/') ? spec : spec + '/');
+  if (Array.isArray(spec)) return filesSource(spec);
+  if ('open' in spec && 'readText' in spec) return spec;
+  return directorySource(spec as FileSystemDirectoryHandle);
+}
+
+async function readJson(source: ModelSource, file: string): Promise<Record<string, unknown> | null> {
+  const text = await source.readText(file);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export class EngineCore {
+  private model: Model | null = null;
+  private device: GPUDevice | null = null;
+  private tokenizer: Tokenizer | null = null;
+  private template: string | null = null;
+  private special: { bos?: string; eos?: string } = {};
+  private generationConfig: Record<string, unknown> = {};
+  private eosIds: number[] = [];
+  private readonly running = new Map<number, AbortController>();
+  private busy: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly getDevice: () => Promise<GPUDevice>) {}
+
+  /** Callbacks are separate arguments so that comlink can proxy each of them. */
+  async load(spec: ModelSpec, opts: LoadOptions = {}, onProgress?: (p: LoadProgress) => void, onDeviceLost?: (message: string) => void): Promise<ModelInfo> {
+    const cb = { onProgress, onDeviceLost };
+    await this.unload();
+    const source = toSource(spec);
+    const ckpt = await openCheckpoint(source);
+    const device = await this.getDevice();
+    device.lost.then((info) => {
+      if (this.device === device) {
+        this.model = null;
+        this.device = null;
+        cb.onDeviceLost?.(info.message || `GPU device lost (${info.reason})`);
+      }
+    });
+    try {
+      const model = await Model.fromCheckpoint(ckpt, device, {
+        ...opts,
+        onProgress: (p) => cb.onProgress?.({ phase: 'upload', loaded: p.loaded, total: p.total, item: p.tensor }),
+      });
+      cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
+      await model.nextToken([0]); // compiles every pipeline a decode step uses
+      model.reset();
+      cb.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });
+      this.tokenizer = await loadTokenizer(source);
+      const tc = (await readJson(source, 'tokenizer_config.json')) ?? {};
+      this.template = typeof tc.chat_template === 'string' ? tc.chat_template : null;
+      const tokenText = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v && 'content' in v ? String((v as { content: unknown }).content) : undefined);
+      this.special = { bos: tokenText(tc.bos_token), eos: tokenText(tc.eos_token) };
+      this.generationConfig = (await readJson(source, 'generation_config.json')) ?? {};
+      this.eosIds = [this.generationConfig.eos_token_id ?? []].flat().filter((v): v is number => Number.isInteger(v));
+      this.model = model;
+      this.device = device;
+      return { name: source.name, config: ckpt.config, hasTokenizer: !!this.tokenizer, hasChatTemplate: !!this.template };
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
+  }
+
+  /** Runs one generation; `id` names it for abort(). Generations run one at a time. */
+  generate(id: number, req: GenerateRequest, onChunk?: (c: GenerateChunk) => void): Promise<GenerateResult> {
+    const ctl = new AbortController();
+    this.running.set(id, ctl);
+    const run = this.busy.then(() =>
+      generate({ model: this.need(), tokenizer: this.tokenizer, generationConfig: this.generationConfig, eosIds: this.eosIds }, req, onChunk, ctl.signal),
+    );
+    this.busy = run.catch(() => {});
+    return run.finally(() => this.running.delete(id));
+  }
+
+  abort(id: number): void {
+    this.running.get(id)?.abort();
+  }
+
+  /** Prompt ids of a chat, through the model's chat template (tools included). */
+  chatPrompt(req: ChatPromptRequest): number[] {
+    const tok = this.needTokenizer();
+    const text = applyChatTemplate(this.template, req.messages, { tools: req.tools, addGenerationPrompt: true, bosToken: this.special.bos, eosToken: this.special.eos });
+    // The template writes the special tokens itself.
+    return tok.encode(text, { addSpecialTokens: !this.template });
+  }
+
+  encode(text: string, addSpecialTokens = true): number[] {
+    return this.needTokenizer().encode(text, { addSpecialTokens });
+  }
+
+  decode(ids: number[]): string {
+    return this.needTokenizer().decode(ids);
+  }
+
+  /** Next-token logits [n, vocab] of every position of `ids`, from a fresh sequence. */
+  async logits(ids: number[]): Promise<Float32Array> {
+    const model = this.need();
+    const run = this.busy.then(() => {
+      model.reset();
+      return model.forward(ids, 'all');
+    });
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  /** Frees the model's GPU memory and the device. */
+  async unload(): Promise<void> {
+    for (const c of this.running.values()) c.abort();
+    await this.busy;
+    this.model?.destroy();
+    const device = this.device;
+    this.model = null;
+    this.device = null;
+    device?.destroy();
+  }
+
+  private need(): Model {
+    if (!this.model) throw new Error('no model is loaded (or the GPU device was lost: create the engine again)');
+    return this.model;
+  }
+
+  private needTokenizer(): Tokenizer {
+    if (!this.tokenizer) throw new Error('this model folder has no tokenizer.json: pass token ids');
+    return this.tokenizer;
+  }
+}

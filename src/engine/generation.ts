@@ -1,0 +1,179 @@
+/**
+ * One generation: prompt ids in, a stream of chunks out (token, text, reasoning, content), then a result
+ * with usage. Greedy decoding samples on the GPU (one id read back per token); any other sampling reads
+ * the logits row back and samples on the CPU.
+ */
+import { StreamingDetokenizer } from '../text/detokenizer';
+import { resolveSampling, Sampler, type SamplingOptions } from '../text/sampler';
+import { partialStopLength, StopMatcher } from '../text/stopStrings';
+import { DEFAULT_THINKING_BUDGET, ReasoningSplitter, THINK_CLOSE, ThinkingBudget } from '../text/thinking';
+import type { Tokenizer } from '../text/tokenizer';
+import { parseToolCalls, TOOL_CALLS_OPEN, type ToolCall } from '../text/toolCalls';
+import type { Model } from './model';
+
+export interface GenerateRequest {
+  /** Prompt token ids (a chat prompt is rendered and tokenized before this). */
+  prompt: number[];
+  /** Most tokens to generate; default 256. */
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  /** Strings that end generation (not included in the output). */
+  stop?: string[];
+  /** Ids that end generation, besides generation_config.json's eos_token_id. */
+  stopIds?: number[];
+  /** Most tokens spent inside <think> before the engine closes it; default 40000. */
+  thinkingBudget?: number;
+  /** The prompt itself opened <think> (some chat templates do). */
+  startsInThinking?: boolean;
+  /** Parse MiniMax-M1 `<tool_calls>` blocks out of the content; default true. */
+  parseToolCalls?: boolean;
+}
+
+export interface GenerateChunk {
+  token: number;
+  /** New text (reasoning and content together, tags included). */
+  text: string;
+  reasoning: string;
+  content: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens per second of prefill (time to the first token). */
+  prefillTokensPerSecond: number;
+  /** Generated tokens per second after the first. */
+  decodeTokensPerSecond: number;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  reasoning: string;
+  content: string;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  usage: Usage;
+}
+
+export interface GenerationContext {
+  model: Model;
+  tokenizer: Tokenizer | null;
+  generationConfig: unknown;
+  eosIds: number[];
+}
+
+export function abortError(): Error {
+  return new DOMException('The generation was aborted.', 'AbortError');
+}
+
+export async function generate(
+  ctx: GenerationContext,
+  req: GenerateRequest,
+  onChunk: (c: GenerateChunk) => void = () => {},
+  signal?: AbortSignal,
+): Promise<GenerateResult> {
+  const { model, tokenizer } = ctx;
+  const V = model.config.vocabSize;
+  const maxTokens = req.maxTokens ?? 256;
+  if (!Number.isSafeInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${maxTokens}`);
+  if (req.prompt.length === 0) throw new RangeError('the prompt has no tokens');
+  const sampler = new Sampler(resolveSampling(req.sampling ?? {}, ctx.generationConfig), V);
+  const o = sampler.options;
+  const onGpu = sampler.greedy && o.repetitionPenalty === 1 && !o.presencePenalty && !o.frequencyPenalty && !o.logitBias;
+  const stopIds = new Set([...ctx.eosIds, ...(req.stopIds ?? [])]);
+  const detok = tokenizer ? new StreamingDetokenizer(tokenizer, req.prompt) : null;
+  const stops = new StopMatcher(req.stop ?? []);
+  const split = new ReasoningSplitter({ startsInThinking: req.startsInThinking });
+  const budget = new ThinkingBudget(req.thinkingBudget ?? DEFAULT_THINKING_BUDGET, req.startsInThinking ?? false);
+  const tools = req.parseToolCalls ?? true;
+  const history = [...req.prompt];
+  const ids: number[] = [];
+  let text = '';
+  let reasoning = '';
+  let content = '';
+  let streamed = 0; // content already sent in chunks: stops short of a <tool_calls> block
+  let forced: number[] = [];
+  let finishReason: FinishReason = 'length';
+
+  const emit = (token: number, delta: string) => {
+    const part = split.push(delta);
+    text += delta;
+    reasoning += part.reasoning;
+    content += part.content;
+    const block = tools ? content.indexOf(TOOL_CALLS_OPEN) : -1;
+    const safe = block >= 0 ? block : tools ? content.length - partialStopLength(content, [TOOL_CALLS_OPEN]) : content.length;
+    const fresh = safe > streamed ? content.slice(streamed, safe) : '';
+    streamed = Math.max(streamed, safe);
+    if (delta || fresh || part.reasoning) onChunk({ token, text: delta, reasoning: part.reasoning, content: fresh });
+  };
+
+  model.reset();
+  const t0 = performance.now();
+  let tFirst = t0;
+  let feed: number[] = req.prompt;
+  while (ids.length < maxTokens) {
+    if (signal?.aborted) throw abortError();
+    let id: number;
+    if (forced.length) {
+      await model.forward(feed, 'none');
+      id = forced.shift()!;
+    } else if (onGpu) {
+      id = await model.nextToken(feed);
+    } else {
+      id = sampler.sample(await model.forward(feed, 'last'), history);
+    }
+    if (ids.length === 0) tFirst = performance.now();
+    if (signal?.aborted) throw abortError();
+    if (stopIds.has(id) && !forced.length) {
+      finishReason = 'stop';
+      break;
+    }
+    ids.push(id);
+    history.push(id);
+    feed = [id];
+    const piece = detok ? detok.push(id) : '';
+    if (budget.step(piece) === 'close' && tokenizer) forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
+    const { emit: out, stopped } = stops.push(piece);
+    emit(id, out);
+    if (stopped) {
+      finishReason = 'stop';
+      break;
+    }
+  }
+  if (finishReason !== 'stop' || !stops.stopped) {
+    const tail = stops.push(detok ? detok.flush() : '');
+    emit(-1, tail.emit + (tail.stopped ? '' : stops.flush()));
+  }
+  const last = split.flush();
+  reasoning += last.reasoning;
+  content += last.content;
+  let toolCalls: ToolCall[] = [];
+  if (tools) {
+    const parsed = parseToolCalls(content);
+    toolCalls = parsed.toolCalls;
+    if (toolCalls.length) {
+      content = parsed.content;
+      finishReason = 'tool_calls';
+    }
+  }
+  const rest = toolCalls.length ? '' : content.slice(streamed);
+  if (rest || last.reasoning) onChunk({ token: -1, text: '', reasoning: last.reasoning, content: rest });
+  const t1 = performance.now();
+  return {
+    ids,
+    text,
+    reasoning,
+    content,
+    toolCalls,
+    finishReason,
+    usage: {
+      promptTokens: req.prompt.length,
+      completionTokens: ids.length,
+      prefillTokensPerSecond: req.prompt.length / Math.max(1e-9, (tFirst - t0) / 1000),
+      decodeTokensPerSecond: ids.length > 1 ? (ids.length - 1) / Math.max(1e-9, (t1 - tFirst) / 1000) : 0,
+    },
+  };
+}

@@ -1,0 +1,6 @@
+/** The module Web Worker that runs the engine off the page's main thread; the page talks to it through comlink. */
+import { expose } from 'comlink';
+import { EngineCore } from '../engine/core';
+import { requestGpuDevice } from '../gpu/device';
+
+expose(new EngineCore(() => requestGpuDevice(self.navigator.gpu)));
