@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { sharedJson, sharedUrl } from '../engine/fixtures';
+import { makeScriptedModel } from '../engine/testing/scriptedModel';
+import { maxAbsDiff } from '../gpu/testing';
+import { memorySource } from '../model/source';
+import { createEngine, type Engine } from './engine';
+
+const stories = sharedUrl('models/stories260k/');
+
+describe('createEngine on stories260k', async () => {
+  const expected = (await sharedJson('models/stories260k/expected.json')).dtypes.float32.prompts[0];
+  let engine: Engine;
+
+  it('loads in a worker, reporting every phase', async () => {
+    const phases = new Set<string>();
+    engine = await createEngine({ model: stories, onProgress: (p) => phases.add(p.phase) });
+    expect(engine.info.config.vocabSize).toBe(512);
+    expect([...phases]).toEqual(expect.arrayContaining(['upload', 'compile']));
+  });
+
+  it('streams the greedy continuation of "Once upon a time"', async () => {
+    const ids: number[] = [];
+    let text = '';
+    const gen = engine.generate('Once upon a time', { maxTokens: 64, sampling: { temperature: 0 }, onToken: (c) => ids.push(c.token) });
+    for await (const c of gen) text += c.text;
+    const r = await gen.result;
+    expect(ids.filter((i) => i >= 0)).toEqual(expected.greedy_ids);
+    expect(text).toBe(expected.greedy_text);
+    expect(r.finishReason).toBe('length');
+    expect(r.usage.promptTokens).toBe(5);
+    expect(r.usage.completionTokens).toBe(64);
+    expect(r.usage.decodeTokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('scores: logits of every position', async () => {
+    const logits = await engine.logits(expected.input_ids);
+    expect(logits.length).toBe(5 * 512);
+    expect(maxAbsDiff(logits.subarray(4 * 512), expected.first_step_logits)).toBeLessThan(2e-3);
+  });
+
+  it('same seed, same sample; another seed, another sample', async () => {
+    const run = async (seed: number) => (await engine.generate('Once upon a time', { maxTokens: 24, sampling: { temperature: 1, topP: 0.95, seed } }).result).ids;
+    const a = await run(7);
+    expect(await run(7)).toEqual(a);
+    expect(await run(8)).not.toEqual(a);
+  });
+
+  it('stop strings end the text before them', async () => {
+    const r = await engine.generate('Once upon a time', { maxTokens: 64, sampling: { temperature: 0 }, stop: ['Lily'] }).result;
+    expect(r.text).toBe(', there was a little girl named ');
+    expect(r.finishReason).toBe('stop');
+  });
+
+  it('abort stops within one token, and the engine goes on', async () => {
+    const ctl = new AbortController();
+    let n = 0;
+    const gen = engine.generate('Once upon a time', { maxTokens: 64, sampling: { temperature: 0 }, signal: ctl.signal, onToken: () => ++n === 3 && ctl.abort() });
+    await expect(gen.result).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+    expect(n).toBeLessThanOrEqual(4);
+    const r = await engine.generate('Once upon a time', { maxTokens: 8, sampling: { temperature: 0 } }).result;
+    expect(r.ids).toEqual(expected.greedy_ids.slice(0, 8));
+  });
+
+  it('unload frees the engine', async () => {
+    await engine.unload();
+  });
+});
+
+describe('createEngine in the calling thread', () => {
+  it('gives the same continuation as the worker', async () => {
+    const engine = await createEngine({ model: stories, worker: false });
+    const expected = (await sharedJson('models/stories260k/expected.json')).dtypes.float32.prompts[3];
+    const r = await engine.generate(expected.prompt, { maxTokens: 64, sampling: { temperature: 0 } }).result;
+    expect(r.ids).toEqual(expected.greedy_ids);
+    await engine.unload();
+    await expect(engine.generate('x').result).rejects.toThrow(/no model is loaded/);
+  });
+
+  it('an aborted load rejects with AbortError', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(createEngine({ model: stories, signal: ctl.signal })).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+  });
+
+  it('a bad model folder is reported, and a good one loads after it', async () => {
+    await expect(createEngine({ model: sharedUrl('models/nowhere/') })).rejects.toThrow(/no config\.json/);
+    const engine = await createEngine({ model: stories });
+    await engine.unload();
+  });
+});
+
+describe('reasoning, thinking budget and tool calls (scripted model)', async () => {
+  const engine = await createEngine({ model: memorySource('scripted', makeScriptedModel()), worker: false });
+  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+
+  it('splits reasoning from the answer and parses tool calls (OpenAI shape)', async () => {
+    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, temperature: 0 });
+    expect(r.object).toBe('chat.completion');
+    const choice = r.choices[0];
+    expect(choice.message.reasoning_content).toBe('Let me look it up.');
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.tool_calls).toHaveLength(1);
+    expect(choice.message.tool_calls![0].type).toBe('function');
+    expect(choice.message.tool_calls![0].function.name).toBe('get_weather');
+    expect(JSON.parse(choice.message.tool_calls![0].function.arguments)).toEqual({ city: 'Paris' });
+    expect(r.usage.completion_tokens).toBe(7);
+  });
+
+  it('streams chunks: reasoning deltas, then one tool_calls delta, then finish_reason', async () => {
+    const stream = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather?' }], tools, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe('Let me look it up.');
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('');
+    const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(calls.map((c) => c.function.name)).toEqual(['get_weather']);
+    expect(chunks.at(-2)!.choices[0].finish_reason).toBe('tool_calls');
+    expect(chunks.at(-1)!.usage!.completion_tokens).toBe(7);
+  });
+
+  it('without tools the block is plain content', async () => {
+    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather?' }], temperature: 0 });
+    expect(r.choices[0].finish_reason).toBe('stop');
+    expect(r.choices[0].message.content).toContain('<tool_calls>');
+  });
+
+  it('the thinking budget closes </think> and the answer follows', async () => {
+    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], temperature: 0, thinking_budget: 1 });
+    expect(r.choices[0].message.reasoning_content).toBe('Let me look\n');
+    expect(r.choices[0].message.content).toBe('\n\nHello world');
+    expect(r.choices[0].finish_reason).toBe('stop');
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * A model folder on an HTTP server, read the way a download needs it: safetensors headers through Range
+ * requests, so validating a checkpoint costs kilobytes, and the data later by ranges or, where the server
+ * ignores Range, by one streamed GET per file.
+ */
+import type { ModelSource, RandomAccessFile } from '../model/source';
+
+export interface RemoteFile {
+  path: string;
+  url: string;
+  size: number;
+  /** Whether the server answered a Range request with 206. */
+  ranges: boolean;
+  /** The server's ETag, if any: a changed one means the file changed and a resume must start over. */
+  etag: string | null;
+}
+
+export interface Remote {
+  source: ModelSource;
+  /** Files opened through `source`, by path. */
+  files: Map<string, RemoteFile>;
+  /** Bytes [start, end) of a file that supports Range. */
+  range(file: RemoteFile, start: number, end: number): Promise<Uint8Array>;
+  /** A plain GET of the whole file; the caller reads (or cancels) the body. */
+  stream(file: RemoteFile): Promise<ReadableStreamDefaultReader<Uint8Array>>;
+}
+
+/** How much of a file's start a server without Range has to send before we cancel: enough for a typical header. */
+const PREFIX_BYTES = 1 << 20;
+
+export function remoteModel(baseUrl: string, fetchFn: typeof fetch, signal?: AbortSignal): Remote {
+  const base = baseUrl.replace(/\/+$/, '');
+  const urlOf = (path: string) => (base === '' ? '' : base + '/') + path.split('/').map(encodeURIComponent).join('/');
+  const files = new Map<string, RemoteFile>();
+  const texts = new Map<string, Promise<string | null>>();
+
+  const get = async (url: string, headers?: Record<string, string>): Promise<Response> => {
+    try {
+      return await fetchFn(url, { signal, headers });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new Error(`GET ${url} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  };
+  const httpError = (url: string, res: Response, what = '') => new Error(`GET ${url}${what}: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`);
+
+  const range = async (file: RemoteFile, start: number, end: number): Promise<Uint8Array> => {
+    const res = await get(file.url, { Range: `bytes=${start}-${end - 1}` });
+    if (res.status !== 206) {
+      await res.body?.cancel();
+      if (res.ok) throw new Error(`GET ${file.url} bytes ${start}..${end}: the server answered with the whole file (HTTP ${res.status}) although it honoured Range before`);
+      throw httpError(file.url, res, ` bytes ${start}..${end}`);
+    }
+    const cr = parseContentRange(res.headers.get('content-range'));
+    if (!cr || cr.start !== start || cr.end !== end) throw new Error(`GET ${file.url}: asked for bytes ${start}..${end}, got Content-Range ${res.headers.get('content-range')}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length !== end - start) throw new Error(`GET ${file.url}: expected ${end - start} bytes at ${start}, got ${bytes.length}`);
+    return bytes;
+  };
+
+  const stream = async (file: RemoteFile) => {
+    const res = await get(file.url);
+    if (!res.ok || !res.body) throw httpError(file.url, res);
+    return res.body.getReader();
+  };
+
+  /** The first `n` or more bytes of a response body; the rest is not downloaded. */
+  const prefix = async (res: Response, n: number): Promise<Uint8Array> => {
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    let have = 0;
+    while (have < n) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      have += value.length;
+    }
+    await reader.cancel();
+    const out = new Uint8Array(have);
+    let o = 0;
+    for (const c of chunks) out.set(c, (o += c.length) - c.length);
+    return out;
+  };
+
+  const open = async (path: string): Promise<RandomAccessFile | null> => {
+    const url = urlOf(path);
+    const res = await get(url, { Range: 'bytes=0-7' });
+    if (res.status === 404) return null;
+    let head: Uint8Array;
+    let file: RemoteFile;
+    if (res.status === 206) {
+      const cr = parseContentRange(res.headers.get('content-range'));
+      if (!cr || cr.start !== 0 || cr.size === null) throw new Error(`GET ${url}: HTTP 206 without a usable Content-Range (${res.headers.get('content-range')})`);
+      file = { path, url, size: cr.size, ranges: true, etag: res.headers.get('etag') };
+      head = new Uint8Array(await res.arrayBuffer());
+    } else if (res.ok) {
+      // Content-Length counts encoded bytes when the body is compressed, so it is the size only without encoding.
+      const len = res.headers.get('content-encoding') ? null : res.headers.get('content-length');
+      if (len === null || !/^\d+$/.test(len)) {
+        await res.body?.cancel();
+        throw new Error(`GET ${url}: the server ignores Range and does not say the file's size (no Content-Length), so it cannot be stored`);
+      }
+      file = { path, url, size: Number(len), ranges: false, etag: res.headers.get('etag') };
+      head = await prefix(res, PREFIX_BYTES);
+    } else {
+      await res.body?.cancel();
+      throw httpError(url, res);
+    }
+    files.set(path, file);
+    return {
+      name: path,
+      size: file.size,
+      async read(offset, length) {
+        if (offset < 0 || length < 0 || offset + length > file.size) throw new Error(`${path}: cannot read ${length} bytes at offset ${offset}: the file has ${file.size} bytes`);
+        if (offset + length <= head.length) return head.slice(offset, offset + length);
+        if (file.ranges) return range(file, offset, offset + length);
+        // Without Range only a prefix can be had: take it again, longer.
+        const res = await get(url);
+        if (!res.ok) throw httpError(url, res);
+        head = await prefix(res, offset + length);
+        if (offset + length > head.length) throw new Error(`GET ${url}: the body ended after ${head.length} bytes; the file was said to have ${file.size}`);
+        return head.slice(offset, offset + length);
+      },
+    };
+  };
+
+  const readText = (path: string): Promise<string | null> => {
+    let t = texts.get(path);
+    if (!t) {
+      t = (async () => {
+        const url = urlOf(path);
+        const res = await get(url);
+        if (res.status === 404) return null;
+        if (!res.ok) throw httpError(url, res);
+        try {
+          return new TextDecoder('utf-8', { fatal: true }).decode(await res.arrayBuffer());
+        } catch {
+          throw new Error(`${url}: not valid UTF-8 text`);
+        }
+      })();
+      texts.set(path, t);
+      t.catch(() => texts.delete(path));
+    }
+    return t;
+  };
+
+  return { source: { name: baseUrl, open, readText }, files, range, stream };
+}
+
+function parseContentRange(h: string | null): { start: number; end: number; size: number | null } | null {
+  const m = h && /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h.trim());
+  return m ? { start: Number(m[1]), end: Number(m[2]) + 1, size: m[3] === '*' ? null : Number(m[3]) } : null;
+}
