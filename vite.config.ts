@@ -10,5 +10,6 @@ export default defineConfig({
   publicDir: '../public',
   worker: { format: 'es' },
   build: { target: 'es2022', outDir: '../dist/demo', emptyOutDir: true },
-  server: { fs: { allow: [root] } },
+  // LIGHTMOE_FS_ALLOW: extra folders the dev server may serve by /@fs/ (the e2e tests' model fixtures).
+  server: { fs: { allow: [root, ...(process.env.LIGHTMOE_FS_ALLOW?.split(':').filter(Boolean) ?? [])] } },
 });

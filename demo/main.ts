@@ -1,72 +1,109 @@
-import { fetchSource, greedy, Model, requestGpuDevice } from '../src/index';
-import { loadTokenizer, type Tokenizer } from '../src/text/tokenizer';
+import { createEngine, type Engine } from '../src/index';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const input = (id: string) => $<HTMLInputElement>(id);
 const status = $('status');
-const out = $('out');
-const idsLine = $('ids');
-const go = $<HTMLButtonElement>('go');
+const progress = $<HTMLProgressElement>('progress');
+const [go, stop, cancel, loadButton] = ['go', 'stop', 'cancel', 'load'].map((id) => $<HTMLButtonElement>(id));
 
-let model: Model | null = null;
-let tokenizer: Tokenizer | null = null;
-let stop: number[] = [];
+let engine: Engine | null = null;
+let loading: AbortController | null = null;
+let generating: AbortController | null = null;
 
 function say(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
 
+const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+
 async function load(): Promise<void> {
   go.disabled = true;
-  model?.destroy();
-  model = null;
-  const url = new URL($<HTMLInputElement>('model').value, location.href).href;
+  loading?.abort();
+  await engine?.unload();
+  engine = null;
+  const url = new URL(input('model').value, location.href).href;
+  const budget = input('budget').value ? Number(input('budget').value) : undefined;
+  loading = new AbortController();
+  cancel.disabled = false;
+  loadButton.disabled = true;
+  progress.hidden = false;
+  const t0 = performance.now();
   try {
     say(`Loading ${url} …`);
-    const t0 = performance.now();
-    const source = fetchSource(url);
-    model = await Model.load(source, await requestGpuDevice(), {
-      onProgress: (p) => say(`Uploading weights: ${(p.loaded / 2 ** 20).toFixed(1)} / ${(p.total / 2 ** 20).toFixed(1)} MiB`),
+    engine = await createEngine({
+      model: url,
+      expertBudget: budget,
+      prefetch: budget !== undefined,
+      signal: loading.signal,
+      onProgress: (p) => {
+        progress.value = p.total ? p.loaded / p.total : 0;
+        say(p.phase === 'compile' ? 'Compiling GPU pipelines…' : `${p.phase}: ${mib(p.loaded)} / ${mib(p.total)} MiB`);
+      },
+      onDeviceLost: (message) => {
+        engine = null;
+        go.disabled = true;
+        say(`The GPU device was lost (${message}). Press Load to start again.`, true);
+      },
     });
-    tokenizer = await loadTokenizer(source);
-    const gen = JSON.parse((await source.readText('generation_config.json')) ?? '{}');
-    stop = [gen.eos_token_id ?? []].flat();
-    const c = model.config;
+    const c = engine.info.config;
     const kinds = c.layerKinds.map((k) => (k === 'lightning' ? 'L' : 'S')).join('');
     say(`Ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${c.numLayers} layers (${kinds}), ${c.numExperts} experts top-${c.expertsPerToken}, vocabulary ${c.vocabSize}.`);
-    go.disabled = false;
+    go.disabled = !engine.info.hasTokenizer;
   } catch (e) {
     say(`Could not load the model: ${(e as Error).message}`, true);
+  } finally {
+    progress.hidden = true;
+    cancel.disabled = true;
+    loadButton.disabled = false;
   }
 }
 
 async function generate(): Promise<void> {
-  if (!model) return;
+  if (!engine) return;
   go.disabled = true;
-  const prompt = $<HTMLInputElement>('prompt').value;
-  const max = Number($<HTMLInputElement>('max').value) || 32;
-  const ids = tokenizer ? tokenizer.encode(prompt) : [1];
-  const got: number[] = [];
-  out.textContent = '';
-  const t0 = performance.now();
+  stop.disabled = false;
+  generating = new AbortController();
+  const out = $('out');
+  const reasoning = $('reasoning');
+  const ids: number[] = [];
+  out.textContent = input('prompt').value;
+  reasoning.textContent = '';
+  $('stats').textContent = '';
+  const seed = input('seed').value;
   try {
-    for await (const id of greedy(model, ids, max, stop)) {
-      got.push(id);
-      out.textContent = prompt + (tokenizer ? tokenizer.decode(got) : '');
-      idsLine.textContent = got.join(' ');
+    const gen = engine.generate(input('prompt').value, {
+      maxTokens: Number(input('max').value) || 32,
+      sampling: { temperature: Number(input('temperature').value), seed: seed ? Number(seed) : undefined },
+      signal: generating.signal,
+    });
+    for await (const chunk of gen) {
+      if (chunk.token >= 0) ids.push(chunk.token);
+      out.textContent += chunk.content;
+      reasoning.textContent += chunk.reasoning;
     }
-    const s = (performance.now() - t0) / 1000;
-    say(`Generated ${got.length} tokens in ${s.toFixed(2)} s (${(got.length / s).toFixed(1)} tokens/s, prompt ${ids.length} tokens).`);
+    const { usage, finishReason } = await gen.result;
+    $('stats').textContent = `${usage.completionTokens} tokens (${finishReason}); prefill ${usage.prefillTokensPerSecond.toFixed(1)} tokens/s, decode ${usage.decodeTokensPerSecond.toFixed(1)} tokens/s.`;
+    say('Generated.');
   } catch (e) {
-    say(`Generation failed: ${(e as Error).message}`, true);
+    say((e as Error).name === 'AbortError' ? 'Stopped.' : `Generation failed: ${(e as Error).message}`, (e as Error).name !== 'AbortError');
   } finally {
+    $('ids').textContent = ids.join(' ');
     go.disabled = false;
+    stop.disabled = true;
   }
 }
 
-$('form').addEventListener('submit', (e) => {
+$('load-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void load();
+});
+$('gen-form').addEventListener('submit', (e) => {
   e.preventDefault();
   void generate();
 });
-$('load').addEventListener('click', () => void load());
+stop.addEventListener('click', () => generating?.abort());
+cancel.addEventListener('click', () => loading?.abort());
+const fromQuery = new URLSearchParams(location.search).get('model');
+if (fromQuery) input('model').value = fromQuery;
 void load();

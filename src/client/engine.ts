@@ -138,7 +138,12 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     core = new EngineCore(device ?? (() => requestGpuDevice()));
   }
   const wrapFn = <F extends (...a: never[]) => unknown>(f?: F) => (f && w ? proxy(f) : f);
-  const abort = new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(abortError())));
+  const abort = new Promise<never>((_, reject) =>
+    signal?.addEventListener('abort', () => {
+      void core.abortLoad();
+      reject(abortError());
+    }),
+  );
   try {
     const info = await Promise.race([core.load(model, load, wrapFn(onProgress), wrapFn(onDeviceLost)), abort]);
     return new Engine(core, info, w);

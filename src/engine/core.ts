@@ -5,7 +5,8 @@
 import { applyChatTemplate, type ChatMessage, type ToolDef } from '../text/chatTemplate';
 import { loadTokenizer, type Tokenizer } from '../text/tokenizer';
 import type { ModelConfig } from '../model/config';
-import { openCheckpoint } from '../model/checkpoint';
+import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
+import { downloadModel, openStoredCheckpoint, readStoredText } from '../store/modelStore';
 import { directorySource, filesSource } from '../model/localSource';
 import { fetchSource, type ModelSource } from '../model/source';
 import { generate, type GenerateChunk, type GenerateRequest, type GenerateResult } from './generation';
@@ -22,7 +23,13 @@ export interface LoadProgress {
   item?: string;
 }
 
-export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {}
+export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {
+  /**
+   * A model URL in a browser is stored in IndexedDB first (resumable; later loads read no weights from
+   * the network) unless this is false.
+   */
+  cache?: boolean;
+}
 
 export interface ModelInfo {
   name: string;
@@ -55,6 +62,8 @@ async function readJson(source: ModelSource, file: string): Promise<Record<strin
 
 export class EngineCore {
   private model: Model | null = null;
+  /** What is loaded, or null. */
+  info: ModelInfo | null = null;
   private device: GPUDevice | null = null;
   private tokenizer: Tokenizer | null = null;
   private template: string | null = null;
@@ -62,6 +71,7 @@ export class EngineCore {
   private generationConfig: Record<string, unknown> = {};
   private eosIds: number[] = [];
   private readonly running = new Map<number, AbortController>();
+  private loading: AbortController | null = null;
   private busy: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly getDevice: () => Promise<GPUDevice>) {}
@@ -70,8 +80,22 @@ export class EngineCore {
   async load(spec: ModelSpec, opts: LoadOptions = {}, onProgress?: (p: LoadProgress) => void, onDeviceLost?: (message: string) => void): Promise<ModelInfo> {
     const cb = { onProgress, onDeviceLost };
     await this.unload();
-    const source = toSource(spec);
-    const ckpt = await openCheckpoint(source);
+    const { cache, ...modelOpts } = opts;
+    const ctl = (this.loading = new AbortController());
+    let source = toSource(spec);
+    let ckpt: Checkpoint;
+    if (typeof spec === 'string' && cache !== false && typeof indexedDB !== 'undefined') {
+      const id = new URL(spec.endsWith('/') ? spec : spec + '/', globalThis.location?.href).href;
+      await downloadModel(id, {
+        signal: ctl.signal,
+        onProgress: (p) => cb.onProgress?.({ phase: p.phase, loaded: p.bytes, total: p.total, item: p.file }),
+      });
+      ckpt = await openStoredCheckpoint(id);
+      source = { name: id, open: async () => null, readText: (file) => readStoredText(id, file) };
+    } else {
+      ckpt = await openCheckpoint(source);
+    }
+    if (ctl.signal.aborted) throw ctl.signal.reason;
     const device = await this.getDevice();
     device.lost.then((info) => {
       if (this.device === device) {
@@ -82,7 +106,7 @@ export class EngineCore {
     });
     try {
       const model = await Model.fromCheckpoint(ckpt, device, {
-        ...opts,
+        ...modelOpts,
         onProgress: (p) => cb.onProgress?.({ phase: 'upload', loaded: p.loaded, total: p.total, item: p.tensor }),
       });
       cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
@@ -98,11 +122,17 @@ export class EngineCore {
       this.eosIds = [this.generationConfig.eos_token_id ?? []].flat().filter((v): v is number => Number.isInteger(v));
       this.model = model;
       this.device = device;
-      return { name: source.name, config: ckpt.config, hasTokenizer: !!this.tokenizer, hasChatTemplate: !!this.template };
+      this.info = { name: source.name, config: ckpt.config, hasTokenizer: !!this.tokenizer, hasChatTemplate: !!this.template };
+      return this.info;
     } catch (e) {
       device.destroy();
       throw e;
     }
+  }
+
+  /** Stops a load in progress (its download keeps what it stored). */
+  abortLoad(): void {
+    this.loading?.abort(new DOMException('The load was aborted.', 'AbortError'));
   }
 
   /** Runs one generation; `id` names it for abort(). Generations run one at a time. */
@@ -155,6 +185,7 @@ export class EngineCore {
     const device = this.device;
     this.model = null;
     this.device = null;
+    this.info = null;
     device?.destroy();
   }
 

@@ -21,6 +21,8 @@ export interface GenerateRequest {
   stop?: string[];
   /** Ids that end generation, besides generation_config.json's eos_token_id. */
   stopIds?: number[];
+  /** Do not stop at generation_config.json's eos_token_id. */
+  ignoreEos?: boolean;
   /** Most tokens spent inside <think> before the engine closes it; default 40000. */
   thinkingBudget?: number;
   /** The prompt itself opened <think> (some chat templates do). */
@@ -83,7 +85,7 @@ export async function generate(
   const sampler = new Sampler(resolveSampling(req.sampling ?? {}, ctx.generationConfig), V);
   const o = sampler.options;
   const onGpu = sampler.greedy && o.repetitionPenalty === 1 && !o.presencePenalty && !o.frequencyPenalty && !o.logitBias;
-  const stopIds = new Set([...ctx.eosIds, ...(req.stopIds ?? [])]);
+  const stopIds = new Set([...(req.ignoreEos ? [] : ctx.eosIds), ...(req.stopIds ?? [])]);
   const detok = tokenizer ? new StreamingDetokenizer(tokenizer, req.prompt) : null;
   const stops = new StopMatcher(req.stop ?? []);
   const split = new ReasoningSplitter({ startsInThinking: req.startsInThinking });

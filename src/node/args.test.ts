@@ -37,6 +37,18 @@ describe('parseCommand', () => {
     });
   });
 
+  test('sampling, stops and expert options', () => {
+    const argv = ['generate', '--model', 'm', '--ids', '1', '--temperature', '0.7', '--top-p', '0.9', '--top-k', '40', '--min-p', '0.05', '--seed', '3',
+      '--repetition-penalty', '1.1', '--presence-penalty', '0.5', '--frequency-penalty=-0.25', '--stop', 'END', '--stop', '\n\n', '--thinking-budget', '100',
+      '--expert-budget', '0.25', '--prefetch'];
+    expect(parseCommand(argv)).toMatchObject({
+      sampling: { temperature: 0.7, topP: 0.9, topK: 40, minP: 0.05, seed: 3, repetitionPenalty: 1.1, presencePenalty: 0.5, frequencyPenalty: -0.25 },
+      stop: ['END', '\n\n'],
+      thinkingBudget: 100,
+      load: { expertBudget: 0.25, prefetch: true },
+    });
+  });
+
   test('help', () => {
     expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommand(['generate', '--help'])).toEqual({ kind: 'help' });
@@ -51,9 +63,10 @@ describe('parseCommand', () => {
     expect(usage(['generate', '--model'])).toMatch(/--model <value>' argument missing/);
     expect(usage(['generate', '--model', 'm'])).toMatch(/exactly one of --prompt and --ids/);
     expect(usage(['generate', '--model', 'm', '--prompt', 'a', '--ids', '1'])).toMatch(/exactly one of/);
-    expect(usage(['generate', '--model', 'm', '--ids', '1', '--temperature', '0.7'])).toMatch(
-      /sampling with temperature > 0 is not implemented yet/,
-    );
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--temperature=-1'])).toMatch(/--temperature must be a number >= 0/);
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--min-p', '2'])).toMatch(/--min-p must be a number in \[0, 1\]/);
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--seed=-3'])).toMatch(/--seed must be an integer >= 0/);
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--prefetch'])).toMatch(/--prefetch needs --expert-budget/);
     expect(usage(['generate', '--model', 'm', '--ids', '1', '--temperature', 'hot'])).toMatch(/--temperature must be a number/);
     expect(usage(['generate', '--model', 'm', '--ids', '1', '--max-tokens', '2.5'])).toMatch(/--max-tokens must be an integer >= 0/);
     expect(usage(['logits', '--model', 'm', '--ids', '1', '--out', 'o', '--lightning-block', '0'])).toMatch(/--lightning-block/);

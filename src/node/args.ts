@@ -5,18 +5,22 @@ export class UsageError extends Error {}
 
 export const USAGE = `Usage:
   lightmoe logits   --model DIR --ids IDS --out FILE.bin [load options]
-  lightmoe generate --model DIR (--prompt TEXT | --ids IDS) [--max-tokens N] [--temperature 0]
-                    [--ignore-eos] [--json] [load options]
+  lightmoe generate --model DIR (--prompt TEXT | --ids IDS) [--max-tokens N] [sampling options]
+                    [--stop TEXT]... [--thinking-budget N] [--ignore-eos] [--json] [load options]
   lightmoe --help
 
 Commands:
   logits     Prefill IDS and write the next-token logits of every position to FILE.bin:
              float32 little-endian, shape [number of ids, vocab].
-  generate   Greedy continuation of the prompt (token ids after --prompt are encoded with the
-             folder's tokenizer.json). Prints the text, or the ids when the folder has no tokenizer;
-             --json prints {"ids": [...], "text": "..."} (text only with a tokenizer).
-             Stops after an eos_token_id of generation_config.json unless --ignore-eos;
-             the stop token is included. Default --max-tokens 64. Only --temperature 0 (greedy).
+  generate   Continue the prompt (--prompt is encoded with the folder's tokenizer.json, BOS added).
+             Prints the text, or the ids when the folder has no tokenizer; --json prints
+             {"ids": [...], "text": "..."} (text only with a tokenizer). Stops at an eos_token_id of
+             generation_config.json (not included) unless --ignore-eos, or at a --stop string.
+             Default --max-tokens 64.
+
+Sampling options (defaults from generation_config.json, else MiniMax-M1's temperature 1.0, top-p 0.95):
+  --temperature T  0 = greedy     --top-p P    --top-k K    --min-p P    --seed N
+  --repetition-penalty R          --presence-penalty P      --frequency-penalty F
 
 IDS: a comma-separated list (1,2,3) or a FILE.bin of int32 little-endian ids.
 DIR: a folder with config.json and model.safetensors (or an index and shards).
@@ -24,6 +28,9 @@ DIR: a folder with config.json and model.safetensors (or an index and shards).
 Load options:
   --lightning-block N   lightning attention block size of the prefill kernel (default 64)
   --prefill-chunk N     most tokens run through the layers at once (default 256)
+  --expert-budget F     stream experts from DIR through a GPU cache holding this fraction of each
+                        layer's experts (0 < F <= 1, at least top-k); default: all resident
+  --prefetch            with --expert-budget: predict each layer's experts and load them early
 
 Exit codes: 0 ok, 1 runtime error (model, GPU, files), 2 usage error.
 Environment: LIGHTMOE_DEBUG=1 prints stack traces; VK_ICD_FILENAMES picks the Vulkan driver.`;
@@ -31,6 +38,19 @@ Environment: LIGHTMOE_DEBUG=1 prints stack traces; VK_ICD_FILENAMES picks the Vu
 export interface LoadArgs {
   lightningBlock?: number;
   prefillChunk?: number;
+  expertBudget?: number;
+  prefetch?: boolean;
+}
+
+export interface SamplingArgs {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  seed?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
 }
 
 /** Token ids given inline, or the path of an int32 file read later. */
@@ -44,6 +64,9 @@ export type Command =
       model: string;
       input: { prompt: string } | { ids: IdsArg };
       maxTokens: number;
+      sampling: SamplingArgs;
+      stop: string[];
+      thinkingBudget?: number;
       json: boolean;
       ignoreEos: boolean;
       load: LoadArgs;
@@ -55,6 +78,8 @@ const COMMON: Options = {
   model: { type: 'string' },
   'lightning-block': { type: 'string' },
   'prefill-chunk': { type: 'string' },
+  'expert-budget': { type: 'string' },
+  prefetch: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -66,6 +91,15 @@ const OPTIONS: Record<'logits' | 'generate', Options> = {
     ids: { type: 'string' },
     'max-tokens': { type: 'string' },
     temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    'top-k': { type: 'string' },
+    'min-p': { type: 'string' },
+    seed: { type: 'string' },
+    'repetition-penalty': { type: 'string' },
+    'presence-penalty': { type: 'string' },
+    'frequency-penalty': { type: 'string' },
+    stop: { type: 'string', multiple: true },
+    'thinking-budget': { type: 'string' },
     json: { type: 'boolean' },
     'ignore-eos': { type: 'boolean' },
   },
@@ -77,9 +111,8 @@ export function parseCommand(argv: readonly string[]): Command {
   if (name === '--help' || name === '-h' || name === 'help') return { kind: 'help' };
   if (name !== 'logits' && name !== 'generate') throw new UsageError(`unknown command '${name}'`);
 
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    // No option is `multiple`, so no value is an array.
     values = parseArgs({ args: [...rest], options: OPTIONS[name], strict: true, allowPositionals: false }).values as typeof values;
   } catch (e) {
     // parseArgs' own messages name the option; its TypeErrors are all about the arguments.
@@ -97,26 +130,35 @@ export function parseCommand(argv: readonly string[]): Command {
   const load: LoadArgs = {
     lightningBlock: optionalInt(str('lightning-block'), 'lightning-block', 1),
     prefillChunk: optionalInt(str('prefill-chunk'), 'prefill-chunk', 1),
+    expertBudget: optionalNumber(str('expert-budget'), 'expert-budget', (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+    prefetch: values.prefetch === true || undefined,
   };
+  if (load.prefetch && load.expertBudget === undefined) throw new UsageError('--prefetch needs --expert-budget');
 
   if (name === 'logits') return { kind: 'logits', model, ids: parseIds(required('ids')), out: required('out'), load };
 
   const prompt = str('prompt');
   const ids = str('ids');
   if ((prompt === undefined) === (ids === undefined)) throw new UsageError('generate needs exactly one of --prompt and --ids');
-  const temperature = str('temperature');
-  if (temperature !== undefined) {
-    const t = Number(temperature);
-    if (temperature.trim() === '' || !Number.isFinite(t) || t < 0) {
-      throw new UsageError(`--temperature must be a number >= 0, got '${temperature}'`);
-    }
-    if (t > 0) throw new UsageError('sampling with temperature > 0 is not implemented yet (use --temperature 0 for greedy decoding)');
-  }
+  const atLeast = (min: number) => (v: number) => v >= min;
+  const sampling: SamplingArgs = {
+    temperature: optionalNumber(str('temperature'), 'temperature', atLeast(0), 'a number >= 0'),
+    topP: optionalNumber(str('top-p'), 'top-p', (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+    topK: optionalInt(str('top-k'), 'top-k', 0),
+    minP: optionalNumber(str('min-p'), 'min-p', (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+    seed: optionalInt(str('seed'), 'seed', 0),
+    repetitionPenalty: optionalNumber(str('repetition-penalty'), 'repetition-penalty', (v) => v > 0, 'a number > 0'),
+    presencePenalty: optionalNumber(str('presence-penalty'), 'presence-penalty', Number.isFinite, 'a number'),
+    frequencyPenalty: optionalNumber(str('frequency-penalty'), 'frequency-penalty', Number.isFinite, 'a number'),
+  };
   return {
     kind: 'generate',
     model,
     input: prompt !== undefined ? { prompt } : { ids: parseIds(ids!) },
     maxTokens: optionalInt(str('max-tokens'), 'max-tokens', 0) ?? 64,
+    sampling,
+    stop: (values.stop as string[] | undefined) ?? [],
+    thinkingBudget: optionalInt(str('thinking-budget'), 'thinking-budget', 0),
     json: values.json === true,
     ignoreEos: values['ignore-eos'] === true,
     load,
@@ -129,6 +171,13 @@ function optionalInt(value: string | undefined, flag: string, min: number): numb
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
     throw new UsageError(`--${flag} must be an integer >= ${min}, got '${value}'`);
   }
+  return n;
+}
+
+function optionalNumber(value: string | undefined, flag: string, ok: (v: number) => boolean, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${flag} must be ${what}, got '${value}'`);
   return n;
 }
 

@@ -63,7 +63,7 @@ describe('golden tiny_pow2_f32', () => {
   test('greedy ids', async () => {
     const manifest = JSON.parse(await readFile(path.join(golden, 'manifest.json'), 'utf8'));
     const ids = manifest.input_ids.join(',');
-    const r = lightmoe('generate', '--model', golden, '--ids', ids, '--max-tokens', '12', '--json', '--ignore-eos');
+    const r = lightmoe('generate', '--model', golden, '--ids', ids, '--max-tokens', '12', '--temperature', '0', '--json', '--ignore-eos');
     expect(r.stderr).not.toMatch(/^lightmoe:/m);
     expect(r.code).toBe(0);
     // No tokenizer.json in a golden folder: ids only.
@@ -78,6 +78,26 @@ test('stories260k: prompt → greedy ids and text', async () => {
   expect(r.stderr).not.toMatch(/^lightmoe:/m);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toEqual({ ids: expected.greedy_ids, text: expected.greedy_text });
+});
+
+describe('sampling, stops and streamed experts', () => {
+  test('same --seed, same sample; --stop ends the text before it', async () => {
+    const args = ['generate', '--model', stories, '--prompt', 'Once upon a time', '--max-tokens', '24', '--temperature', '1', '--top-p', '0.9', '--seed', '42', '--json', '--ignore-eos'];
+    const a = JSON.parse(lightmoe(...args).stdout);
+    expect(JSON.parse(lightmoe(...args).stdout)).toEqual(a);
+    const stopped = lightmoe('generate', '--model', stories, '--prompt', 'Once upon a time', '--max-tokens', '64', '--temperature', '0', '--stop', 'Lily', '--json');
+    expect(JSON.parse(stopped.stdout).text).toBe(', there was a little girl named ');
+  });
+
+  test('--expert-budget 0.25 --prefetch gives the same logits as the resident model', async () => {
+    const out = path.join(tmp, 'streamed.bin');
+    const ids = path.join(golden, 'input_ids.bin');
+    const r = lightmoe('logits', '--model', golden, '--ids', ids, '--out', out, '--expert-budget', '0.25', '--prefetch');
+    expect(r.code).toBe(0);
+    const resident = path.join(tmp, 'resident.bin');
+    expect(lightmoe('logits', '--model', golden, '--ids', ids, '--out', resident).code).toBe(0);
+    expect(Buffer.compare(await readFile(out), await readFile(resident))).toBe(0);
+  });
 });
 
 describe('bad input: one line on stderr, no stack trace', () => {
@@ -103,10 +123,16 @@ describe('bad input: one line on stderr, no stack trace', () => {
     expect(r.stdout).toBe('');
   });
 
-  test('sampling is refused for now', () => {
-    const r = lightmoe('generate', '--model', golden, '--ids', '1', '--temperature', '0.8');
+  test('a bad sampling option → usage error naming it', () => {
+    const r = lightmoe('generate', '--model', golden, '--ids', '1', '--top-p', '1.5');
     expect(r.code).toBe(2);
-    expect(cliErrors(r)[0]).toMatch(/^lightmoe: sampling with temperature > 0 is not implemented yet/);
+    expect(cliErrors(r)[0]).toMatch(/^lightmoe: --top-p must be a number in \(0, 1\], got '1.5'/);
+  });
+
+  test('--expert-budget outside (0, 1] → usage error', () => {
+    const r = lightmoe('logits', '--model', golden, '--ids', '1', '--out', path.join(tmp, 'x.bin'), '--expert-budget', '0');
+    expect(r.code).toBe(2);
+    expect(cliErrors(r)[0]).toMatch(/--expert-budget must be a number in \(0, 1\]/);
   });
 
   test('--help → usage on stdout, exit 0', () => {

@@ -1,12 +1,8 @@
 /** The `lightmoe` command: prefill logits and greedy generation from a model folder, on Dawn's WebGPU. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
-import { Model, type ModelOptions } from '../engine/model';
-import type { ModelSource } from '../model/source';
-import { StreamingDetokenizer } from '../text/detokenizer';
-import { loadTokenizer } from '../text/tokenizer';
+import { EngineCore } from '../engine/core';
 import { parseCommand, UsageError, USAGE, type Command, type IdsArg, type LoadArgs } from './args';
-import { generateGreedy, readEosIds } from './generate';
 import { nodeGpuDevice, watchGpuErrors } from './gpu';
 import { nodeSource } from './source';
 
@@ -29,74 +25,57 @@ async function readIds(arg: IdsArg): Promise<number[]> {
 }
 
 interface Loaded {
-  model: Model;
+  core: EngineCore;
   /** Throws the first GPU error so far. */
   checkGpu(): void;
 }
 
-async function loadModel(source: ModelSource, load: LoadArgs): Promise<Loaded> {
-  const device = await nodeGpuDevice();
-  const errors = watchGpuErrors(device);
-  const opts: ModelOptions = { lightningBlock: load.lightningBlock, prefillChunk: load.prefillChunk };
-  try {
-    return { model: await Model.load(source, device, opts), checkGpu: errors.check };
-  } catch (e) {
-    device.destroy();
-    throw e;
-  }
+async function load(dir: string, args: LoadArgs): Promise<Loaded> {
+  let check = () => {};
+  const core = new EngineCore(async () => {
+    const device = await nodeGpuDevice();
+    check = watchGpuErrors(device).check;
+    return device;
+  });
+  // In Node the store is the model folder itself: streamed experts are read from its files by range.
+  await core.load(nodeSource(dir), { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch });
+  return { core, checkGpu: () => check() };
 }
 
 async function logits(cmd: Extract<Command, { kind: 'logits' }>): Promise<void> {
   const ids = await readIds(cmd.ids);
-  const { model, checkGpu } = await loadModel(nodeSource(cmd.model), cmd.load);
+  const { core, checkGpu } = await load(cmd.model, cmd.load);
   try {
-    const out = await model.forward(ids, 'all');
+    const out = await core.logits(ids);
     checkGpu();
     await writeFile(cmd.out, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   } finally {
-    destroy(model);
+    await core.unload();
   }
 }
 
 async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<void> {
-  const source = nodeSource(cmd.model);
-  const tokenizer = await loadTokenizer(source);
-  let prompt: number[];
-  if ('prompt' in cmd.input) {
-    if (!tokenizer) throw new Error(`${cmd.model} has no tokenizer.json: give token ids with --ids instead of --prompt`);
-    prompt = tokenizer.encode(cmd.input.prompt);
-  } else {
-    prompt = await readIds(cmd.input.ids);
-  }
-  const stopIds = cmd.ignoreEos ? [] : await readEosIds(source);
-
-  const { model, checkGpu } = await loadModel(source, cmd.load);
+  // Ids are read before the model loads, so a bad --ids file fails fast.
+  const given = 'ids' in cmd.input ? await readIds(cmd.input.ids) : null;
+  const { core, checkGpu } = await load(cmd.model, cmd.load);
   try {
+    const info = core.info!;
+    if (!given && !info.hasTokenizer) throw new Error(`${cmd.model} has no tokenizer.json: give token ids with --ids instead of --prompt`);
+    const prompt = given ?? core.encode((cmd.input as { prompt: string }).prompt);
     // Someone watching a terminal sees the text as it comes (SwiftShader is slow); pipes get it whole.
-    const stream = !cmd.json && tokenizer && process.stdout.isTTY ? new StreamingDetokenizer(tokenizer) : null;
-    const onToken = stream ? (id: number) => process.stdout.write(stream.push(id)) : undefined;
-    const ids = await generateGreedy(model, prompt, { maxTokens: cmd.maxTokens, stopIds, onToken });
+    const live = !cmd.json && info.hasTokenizer && process.stdout.isTTY;
+    const r = await core.generate(1, { prompt, maxTokens: cmd.maxTokens, sampling: cmd.sampling, stop: cmd.stop, thinkingBudget: cmd.thinkingBudget, ignoreEos: cmd.ignoreEos, parseToolCalls: false }, live ? (c) => process.stdout.write(c.text) : undefined);
     checkGpu();
-    if (cmd.json) {
-      print(JSON.stringify(tokenizer ? { ids, text: tokenizer.decode(ids) } : { ids }));
-    } else if (stream) {
-      print(stream.flush());
-    } else {
-      print(tokenizer ? tokenizer.decode(ids) : ids.join(','));
-    }
+    if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: r.text } : { ids: r.ids }));
+    else if (live) print('');
+    else print(info.hasTokenizer ? r.text : r.ids.join(','));
   } finally {
-    destroy(model);
+    await core.unload();
   }
 }
 
 function print(line: string): void {
   process.stdout.write(line + '\n');
-}
-
-function destroy(model: Model): void {
-  const device = model.gpu.device;
-  model.destroy();
-  device.destroy();
 }
 
 function describe(e: unknown): string {

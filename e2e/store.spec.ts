@@ -1,0 +1,80 @@
+import type { BrowserContext } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+import { expect, sharedModel, test } from './fixtures';
+
+const MODEL = sharedModel('tiny-hybrid-stories');
+const FILE_BYTES = 28_123_888;
+
+/** Bytes of model.safetensors that come over the network (from the page and its worker). */
+function countWeightBytes(context: BrowserContext): { total(): Promise<number> } {
+  const bodies: Promise<number>[] = [];
+  context.on('response', (r) => {
+    if (r.url().endsWith('/model.safetensors')) bodies.push(r.body().then((b) => b.length, () => 0));
+  });
+  return { total: async () => (await Promise.all(bodies)).reduce((a, b) => a + b, 0) };
+}
+
+async function loadInDemo(page: import('@playwright/test').Page): Promise<void> {
+  await page.goto(`/?model=${encodeURIComponent(MODEL)}`);
+  await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
+}
+
+test('a reloaded page loads the model from IndexedDB: no weight bytes over the network', async ({ page, context }) => {
+  const net = countWeightBytes(context);
+  await loadInDemo(page);
+  const first = await net.total();
+  expect(first).toBeGreaterThanOrEqual(FILE_BYTES * 0.95);
+  await page.reload();
+  await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
+  const second = (await net.total()) - first;
+  console.log(`first load ${first} weight bytes over the network, second ${second}`);
+  expect(second).toBeLessThan(64 * 1024); // the safetensors header at most
+  await page.click('#go');
+  await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
+});
+
+test('an aborted download resumes without fetching again what is stored', async ({ page, context }) => {
+  const net = countWeightBytes(context);
+  // A slow network, so that Cancel lands in the middle of the download.
+  await context.route('**/model.safetensors', async (route) => {
+    await new Promise((r) => setTimeout(r, 400));
+    await route.continue().catch(() => {}); // the request may have been cancelled meanwhile
+  });
+  await page.goto(`/?model=${encodeURIComponent(MODEL)}`);
+  await expect(page.getByTestId('status')).toContainText(/(fetch|store): ([5-9]|\d\d)\.\d \//, { timeout: 60_000 });
+  await page.click('#cancel');
+  await expect(page.getByTestId('status')).toContainText('Could not load the model', { timeout: 30_000 });
+  await expect(page.getByTestId('status')).toContainText('abort');
+  await context.unroute('**/model.safetensors');
+  const before = await net.total();
+  expect(before).toBeLessThan(FILE_BYTES * 0.9);
+  await page.click('#load');
+  await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
+  const resumed = (await net.total()) - before;
+  console.log(`aborted after ${before} bytes; the resumed download fetched ${resumed} more`);
+  expect(before + resumed).toBeLessThan(FILE_BYTES * 1.1); // nothing fetched twice, beyond records in flight at the abort
+  expect(resumed).toBeLessThan(FILE_BYTES - before * 0.5);
+});
+
+test('a full storage quota gives a clear error and leaves the store consistent', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 60_000 });
+  const src = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+  const result = await page.evaluate(
+    async ({ src, model }) => {
+      const lib = await import(/* @vite-ignore */ `/@fs${src}`);
+      Object.defineProperty(navigator.storage, 'estimate', { value: async () => ({ quota: 4 << 20, usage: 1 << 20 }) });
+      let message = '';
+      try {
+        await lib.createEngine({ model, worker: false });
+      } catch (e) {
+        message = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      const stored = (await lib.listModels()).filter((m: { url: string }) => m.url.includes('tiny-hybrid'));
+      return { message, stored };
+    },
+    { src, model: new URL(MODEL, page.url()).href },
+  );
+  expect(result.message).toMatch(/StorageFullError: not enough storage: model ".*tiny-hybrid-stories.*" needs 26\.8 MiB, but only 3\.0 MiB are free/);
+  expect(result.stored.every((m: { complete: boolean; recordsStored: number }) => !m.complete && m.recordsStored === 0)).toBe(true);
+});
