@@ -28,3 +28,16 @@ test('a missing model folder is reported on the page, which stays usable', async
   await page.click('#load');
   await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 60_000 });
 });
+
+// The README's embedding example, served as a page of its own, works as written.
+test("the README's embedding example runs", async ({ page }) => {
+  const { readFile } = await import('node:fs/promises');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const example = await readFile(new URL('../demo/embed.ts', import.meta.url), 'utf8');
+  expect(readme).toContain('```ts\n' + example + '```');
+  expect(example.trim().split('\n').length).toBeLessThanOrEqual(10);
+  const unloaded = page.waitForEvent('console', { predicate: (m) => m.text().startsWith('compile 1'), timeout: 60_000 });
+  await page.goto('/embed.html');
+  await unloaded;
+  await expect.poll(async () => (await page.locator('body').innerText()).length, { timeout: 60_000 }).toBeGreaterThan(0);
+});
