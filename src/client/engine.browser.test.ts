@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sharedJson, sharedUrl } from '../engine/fixtures';
 import { makeScriptedModel } from '../engine/testing/scriptedModel';
+import { makeDefaultModel } from '../model/defaultModel';
 import { maxAbsDiff } from '../gpu/testing';
 import { memorySource } from '../model/source';
 import { createEngine, type Engine } from './engine';
@@ -130,5 +131,38 @@ describe('reasoning, thinking budget and tool calls (scripted model)', async () 
     expect(r.choices[0].message.reasoning_content).toBe('Let me look\n');
     expect(r.choices[0].message.content).toBe('\n\nHello world');
     expect(r.choices[0].finish_reason).toBe('stop');
+  });
+});
+
+describe('model sources and device loss', () => {
+  it('loads a folder the user picked (File[] with relative paths) in a worker', async () => {
+    const names = ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+    const files = await Promise.all(
+      names.map(async (n) => {
+        const f = new File([await (await fetch(stories + n)).arrayBuffer()], n);
+        Object.defineProperty(f, 'webkitRelativePath', { value: `stories260k/${n}` });
+        return f;
+      }),
+    );
+    const engine = await createEngine({ model: files, worker: false });
+    const expected = (await sharedJson('models/stories260k/expected.json')).dtypes.float32.prompts[0];
+    expect((await engine.generate('Once upon a time', { maxTokens: 16, sampling: { temperature: 0 } }).result).ids).toEqual(expected.greedy_ids.slice(0, 16));
+    await engine.unload();
+  });
+
+  it('reports a lost device, and a new engine works without a reload', async () => {
+    let device: GPUDevice | undefined;
+    const lost = new Promise<string>((resolve) =>
+      createEngine({
+        model: memorySource('default', makeDefaultModel()),
+        worker: false,
+        device: async () => (device = (await (await navigator.gpu.requestAdapter())!.requestDevice())),
+        onDeviceLost: resolve,
+      }).then(() => device!.destroy()),
+    );
+    expect(await lost).toMatch(/./);
+    const engine = await createEngine({ model: stories, worker: false });
+    expect((await engine.generate([1, 403], { maxTokens: 2, sampling: { temperature: 0 } }).result).ids).toHaveLength(2);
+    await engine.unload();
   });
 });

@@ -22,6 +22,11 @@ export class Gpu {
   private readonly modules = new Map<string, GPUShaderModule>();
   readonly arena: GPUBuffer;
   private readonly staging: GPUBuffer[] = [];
+  /**
+   * The first validation or out-of-memory error the device reported. Such an error drops a whole
+   * submit silently, so every readback after it fails instead of returning stale bytes.
+   */
+  error: string | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -30,6 +35,9 @@ export class Gpu {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = limit & ~3;
     this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
+    device.addEventListener('uncapturederror', (e) => {
+      this.error ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
     this.arena = device.createBuffer({
       label: 'params arena',
       size: SLOT * SLOTS,
@@ -180,7 +188,8 @@ export class Recorder {
           const out = r.staging.getMappedRange(0, Math.ceil(r.size / 4) * 4).slice(0, r.size);
           r.staging.unmap();
           this.gpu.giveStaging(r.staging);
-          r.resolve(out);
+          if (this.gpu.error) r.reject(new Error(`GPU error: ${this.gpu.error.split('\n')[0]}`));
+          else r.resolve(out);
         },
         (e) => r.reject(e),
       );

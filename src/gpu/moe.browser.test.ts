@@ -4,6 +4,8 @@ import { argmax } from './argmax';
 import { expertDown } from './expertDown';
 import { expertSwiglu } from './expertSwiglu';
 import { router } from './router';
+import { sharedExpertMix } from './sharedExpertMix';
+import { Params } from './params';
 import { maxAbsDiff, randn, readF32, readU32, run, testGpu, weight } from './testing';
 
 describe('router (softmax, top-k, renormalise)', () => {
@@ -78,4 +80,36 @@ describe('argmax', () => {
       expect((await readU32(gpu, out, 1))[0]).toBe(ref.argmax(v.subarray(3)));
       expect((await readU32(gpu, out, 1))[0]).toBe(top);
     });
+});
+
+describe('sharedExpertMix', () => {
+  it('moe ← moe·(1 − σ(cz)) + shared·σ(cz)', async () => {
+    const gpu = await testGpu();
+    const [n, hidden] = [7, 45];
+    const cz = randn(n, 1, 2);
+    const shared = randn(n * hidden, 2);
+    const moe = randn(n * hidden, 3);
+    const mb = gpu.upload(moe, 'moe');
+    await run(gpu, (rec) => sharedExpertMix(gpu, rec, { cz: gpu.upload(cz, 'cz'), shared: gpu.upload(shared, 'shared'), moe: mb, n, hidden }));
+    const want = moe.map((v, i) => {
+      const c = ref.sigmoid(cz[Math.floor(i / hidden)]);
+      return v * (1 - c) + shared[i] * c;
+    });
+    expect(maxAbsDiff(await readF32(gpu, mb, n * hidden), want)).toBeLessThan(1e-6);
+  });
+});
+
+describe('GPU errors', () => {
+  it('a readback after an invalid submit fails instead of returning stale bytes', async () => {
+    const gpu = await testGpu({ maxTensorPartBytes: 1 << 20 }); // a device of its own
+    const rec = gpu.recorder();
+    const tiny = gpu.buffer(16, 'tiny');
+    // A matmul whose weight binding is a destroyed buffer: the whole submit is invalid.
+    const w = gpu.buffer(64, 'w');
+    w.destroy();
+    rec.dispatch(gpu.pipeline('residual'), new Params().u32(4).f32(1).f32(1), [w, tiny], 1);
+    const p = rec.read(tiny, 0, 16);
+    rec.submit();
+    await expect(p).rejects.toThrow(/GPU error/);
+  });
 });

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { EngineCore } from '../engine/core';
 import { parseCommand, UsageError, USAGE, type Command, type IdsArg, type LoadArgs } from './args';
-import { nodeGpuDevice, watchGpuErrors } from './gpu';
+import { nodeGpuDevice } from './gpu';
 import { nodeSource } from './source';
 
 // Binary files are little-endian; typed arrays use the host's order, which is little-endian on every
@@ -24,30 +24,19 @@ async function readIds(arg: IdsArg): Promise<number[]> {
   return Array.from(new Int32Array(new Uint8Array(bytes).buffer));
 }
 
-interface Loaded {
-  core: EngineCore;
-  /** Throws the first GPU error so far. */
-  checkGpu(): void;
-}
-
-async function load(dir: string, args: LoadArgs): Promise<Loaded> {
-  let check = () => {};
-  const core = new EngineCore(async () => {
-    const device = await nodeGpuDevice();
-    check = watchGpuErrors(device).check;
-    return device;
-  });
+/** GPU errors need no check here: every readback after one fails with it (src/gpu/gpu.ts). */
+async function load(dir: string, args: LoadArgs): Promise<EngineCore> {
+  const core = new EngineCore(nodeGpuDevice);
   // In Node the store is the model folder itself: streamed experts are read from its files by range.
   await core.load(nodeSource(dir), { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch });
-  return { core, checkGpu: () => check() };
+  return core;
 }
 
 async function logits(cmd: Extract<Command, { kind: 'logits' }>): Promise<void> {
   const ids = await readIds(cmd.ids);
-  const { core, checkGpu } = await load(cmd.model, cmd.load);
+  const core = await load(cmd.model, cmd.load);
   try {
     const out = await core.logits(ids);
-    checkGpu();
     await writeFile(cmd.out, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   } finally {
     await core.unload();
@@ -57,7 +46,7 @@ async function logits(cmd: Extract<Command, { kind: 'logits' }>): Promise<void> 
 async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<void> {
   // Ids are read before the model loads, so a bad --ids file fails fast.
   const given = 'ids' in cmd.input ? await readIds(cmd.input.ids) : null;
-  const { core, checkGpu } = await load(cmd.model, cmd.load);
+  const core = await load(cmd.model, cmd.load);
   try {
     const info = core.info!;
     if (!given && !info.hasTokenizer) throw new Error(`${cmd.model} has no tokenizer.json: give token ids with --ids instead of --prompt`);
@@ -65,7 +54,6 @@ async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<vo
     // Someone watching a terminal sees the text as it comes (SwiftShader is slow); pipes get it whole.
     const live = !cmd.json && info.hasTokenizer && process.stdout.isTTY;
     const r = await core.generate(1, { prompt, maxTokens: cmd.maxTokens, sampling: cmd.sampling, stop: cmd.stop, thinkingBudget: cmd.thinkingBudget, ignoreEos: cmd.ignoreEos, parseToolCalls: false }, live ? (c) => process.stdout.write(c.text) : undefined);
-    checkGpu();
     if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: r.text } : { ids: r.ids }));
     else if (live) print('');
     else print(info.hasTokenizer ? r.text : r.ids.join(','));

@@ -64,19 +64,3 @@ export async function nodeGpuDevice(): Promise<GPUDevice> {
   }
   throw new NoAdapterError(`No WebGPU adapter was found. ${HOW_TO}`);
 }
-
-/**
- * Collects validation and out-of-memory errors, which WebGPU reports as events rather than exceptions:
- * `check()` throws the first one, so that a broken run never passes for a good one.
- */
-export function watchGpuErrors(device: GPUDevice): { check(): void } {
-  let first: string | null = null;
-  device.addEventListener('uncapturederror', (e) => {
-    first ??= (e as GPUUncapturedErrorEvent).error.message;
-  });
-  return {
-    check() {
-      if (first !== null) throw new Error(`GPU error: ${first.split('\n')[0]}`);
-    },
-  };
-}
