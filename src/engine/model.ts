@@ -75,7 +75,7 @@ export class Model {
     this.block = opts.lightningBlock ?? 64;
     this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
     if (!Number.isInteger(this.block) || this.block < 1) throw new Error(`lightningBlock must be a positive integer, got ${this.block}`);
-    this.ws = new Workspace(gpu, c, this.chunk);
+    this.ws = new Workspace(gpu, c, this.chunk, this.block);
     const stateBytes = c.numHeads * c.headDim * c.headDim * 4;
     this.decay = c.layerKinds.map((k, i) =>
       k === 'lightning' ? gpu.upload(decayTable(lightningDecays(i, c.numLayers, c.numHeads), this.block), `decay ${i}`) : null,
@@ -206,6 +206,7 @@ export class Model {
       decayStride: this.block + 1,
       state: this.state[i]!,
       o: ws.attn,
+      scores: ws.lightningScores,
       n,
       numHeads: c.numHeads,
       headDim: c.headDim,

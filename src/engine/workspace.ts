@@ -12,6 +12,7 @@ export class Workspace {
   readonly k: GPUBuffer; // [tokens, nkv·hd]
   readonly v: GPUBuffer;
   readonly attn: GPUBuffer; // [tokens, nh·hd] attention output before its projection
+  readonly lightningScores: GPUBuffer; // [nh, block, block] one prefill block's decayed scores
   readonly rope: GPUBuffer; // [tokens, rd/2, 2]
   readonly routerLogits: GPUBuffer; // [tokens, E]
   readonly routeIdx: GPUBuffer; // [tokens, k] u32
@@ -28,7 +29,7 @@ export class Workspace {
   readonly logitRows: number;
   private readonly all: GPUBuffer[] = [];
 
-  constructor(gpu: Gpu, c: ModelConfig, tokens: number) {
+  constructor(gpu: Gpu, c: ModelConfig, tokens: number, lightningBlock: number) {
     const f = (count: number, label: string) => {
       const b = gpu.buffer(count * 4, label);
       this.all.push(b);
@@ -47,6 +48,7 @@ export class Workspace {
     this.k = f(tokens * kvw, 'k');
     this.v = f(tokens * kvw, 'v');
     this.attn = f(tokens * qw, 'attn');
+    this.lightningScores = f(c.layerKinds.includes('lightning') ? c.numHeads * lightningBlock * lightningBlock : 1, 'lightning scores');
     this.rope = f(tokens * c.rotaryDim, 'rope');
     this.routerLogits = f(tokens * Math.max(c.numExperts, 1), 'router logits');
     this.routeIdx = f(tokens * k, 'route idx');

@@ -139,13 +139,14 @@ export class Recorder {
     this.encoder = gpu.device.createCommandEncoder();
   }
 
-  dispatch(pipeline: GPUComputePipeline, params: Params, bindings: Binding[], x: number, y = 1, z = 1): void {
+  /** bindings[i] goes to @binding(i + 1); null leaves a binding out (one an entry point does not use). */
+  dispatch(pipeline: GPUComputePipeline, params: Params, bindings: (Binding | null)[], x: number, y = 1, z = 1): void {
     if (x === 0 || y === 0 || z === 0) return;
     if (this.slot === SLOTS) this.submit();
     const offset = this.slot++ * SLOT;
     this.params.set(new Uint8Array(params.bytes, 0, params.size), offset);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.gpu.arena, offset, size: params.size } }];
-    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
+    bindings.forEach((b, i) => b && entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
     const group = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);

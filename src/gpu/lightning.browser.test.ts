@@ -20,7 +20,8 @@ describe('lightningPrefill (block-wise) vs the direct form', () => {
       const lambdas = Array.from({ length: nh }, (_, h) => [0.92, 0.004, 0.3, 1e-5, 0.06][h % 5]);
       const state = gpu.upload(S0, 'S');
       const o = gpu.buffer(n * nh * hd * 4, 'o');
-      const args = { qkv: gpu.upload(qkv, 'qkv'), decay: gpu.upload(decayTable(lambdas, block), 'decay'), decayStride: block + 1, state, o, n, numHeads: nh, headDim: hd };
+      const scores = gpu.buffer(nh * block * block * 4, 'scores');
+      const args = { qkv: gpu.upload(qkv, 'qkv'), decay: gpu.upload(decayTable(lambdas, block), 'decay'), decayStride: block + 1, state, o, scores, n, numHeads: nh, headDim: hd };
       await run(gpu, (rec) => lightningPrefill(gpu, rec, args));
       const want = ref.lightning(qkv, n, nh, hd, S0, lambdas);
       const scale = Math.max(1, ...want.o.map(Math.abs));

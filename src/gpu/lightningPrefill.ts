@@ -7,6 +7,8 @@ export interface LightningArgs {
   decayStride: number; // block size + 1
   state: GPUBuffer; // [nh, hd, hd], advanced in place
   o: GPUBuffer; // [n, nh, hd]
+  /** Scratch for the decayed scores of one block, [nh, block, block] f32 (prefill only). */
+  scores?: GPUBuffer;
   n: number;
   numHeads: number;
   headDim: number;
@@ -15,14 +17,16 @@ export interface LightningArgs {
 /** Lightning attention over n tokens, block by block (blocks of decayStride - 1 tokens). */
 export function lightningPrefill(gpu: Gpu, rec: Recorder, a: LightningArgs): void {
   const block = a.decayStride - 1;
-  const output = gpu.pipeline('lightningPrefill', {}, 'blockOutput');
-  const state = gpu.pipeline('lightningPrefill', {}, 'blockState');
+  const [scores, output, state] = ['blockScores', 'blockOutput', 'blockState'].map((e) => gpu.pipeline('lightningPrefill', {}, e));
   const { numHeads: nh, headDim: hd } = a;
+  if (!a.scores) throw new Error('lightningPrefill needs a scores buffer');
+  const { qkv, decay, state: S, o, scores: P } = a;
   for (let b0 = 0; b0 < a.n; b0 += block) {
     const m = Math.min(block, a.n - b0);
     const params = new Params().u32(nh).u32(hd).u32(b0).u32(m).u32(a.decayStride);
-    rec.dispatch(output, params, [a.qkv, a.decay, a.state, a.o], ...grid(nh * m * hd, 64));
-    rec.dispatch(state, params, [a.qkv, a.decay, a.state], ...grid(nh * hd * hd, 64));
+    rec.dispatch(scores, params, [qkv, decay, null, null, P], ...grid(nh * m * m, 64));
+    rec.dispatch(output, params, [qkv, decay, S, o, P], ...grid(nh * m * hd, 64));
+    rec.dispatch(state, params, [qkv, decay, S], ...grid(nh * hd * hd, 64));
   }
 }
 
