@@ -8,9 +8,9 @@ export default defineConfig({
     outDir: 'dist/node',
     emptyOutDir: true,
     rollupOptions: {
-      input: { cli: 'src/node/cli.ts', 'make-default-model': 'scripts/make-default-model.ts' },
+      input: { cli: 'src/node/cli.ts', index: 'src/node/index.ts', 'make-default-model': 'scripts/make-default-model.ts' },
       output: { format: 'es', entryFileNames: '[name].js' },
     },
   },
-  ssr: { external: ['webgpu'] },
+  ssr: { external: ['webgpu', 'lightmoe'] },
 });

@@ -71,9 +71,8 @@ describe('golden tiny_pow2_f32', () => {
   });
 });
 
-test('stories260k: prompt → greedy ids and text', async () => {
-  const expected = JSON.parse(await readFile(path.join(stories, 'expected.json'), 'utf8')).dtypes.float32.prompts[0];
-  expect(expected.prompt).toBe('Once upon a time');
+test.each([0, 2])('stories260k: prompt %i → greedy ids and text', async (i) => {
+  const expected = JSON.parse(await readFile(path.join(stories, 'expected.json'), 'utf8')).dtypes.float32.prompts[i];
   const r = lightmoe('generate', '--model', stories, '--prompt', expected.prompt, '--max-tokens', '64', '--temperature', '0', '--json', '--ignore-eos');
   expect(r.stderr).not.toMatch(/^lightmoe:/m);
   expect(r.code).toBe(0);

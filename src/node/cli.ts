@@ -54,9 +54,13 @@ async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<vo
     // Someone watching a terminal sees the text as it comes (SwiftShader is slow); pipes get it whole.
     const live = !cmd.json && info.hasTokenizer && process.stdout.isTTY;
     const r = await core.generate(1, { prompt, maxTokens: cmd.maxTokens, sampling: cmd.sampling, stop: cmd.stop, thinkingBudget: cmd.thinkingBudget, ignoreEos: cmd.ignoreEos, parseToolCalls: false }, live ? (c) => process.stdout.write(c.text) : undefined);
-    if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: r.text } : { ids: r.ids }));
+    // The printed text is decode(ids), as transformers and expected.json define it (a SentencePiece
+    // decoder drops the leading space); the live stream above continues the prompt instead.
+    // A stop string ends the text before it, as in the stream.
+    const text = () => cmd.stop.reduce((t, stop) => (t.includes(stop) ? t.slice(0, t.indexOf(stop)) : t), core.decode(r.ids));
+    if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: text() } : { ids: r.ids }));
     else if (live) print('');
-    else print(info.hasTokenizer ? r.text : r.ids.join(','));
+    else print(info.hasTokenizer ? text() : r.ids.join(','));
   } finally {
     await core.unload();
   }

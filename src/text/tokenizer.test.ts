@@ -60,3 +60,20 @@ test('no tokenizer.json → null', async () => {
 test('a broken tokenizer.json names the file', async () => {
   await expect(loadTokenizer(memorySource('m', { 'tokenizer.json': '{' }))).rejects.toThrow('m/tokenizer.json: not valid JSON');
 });
+
+describe('special tokens in decoded text', () => {
+  test('BOS/EOS are left out, reasoning and tool-call tags are kept even when marked special', async () => {
+    const pieces = ['<unk>', '<s>', '</s>', '<think>', '</think>', '<tool_calls>', '</tool_calls>', 'a', 'b'];
+    const json = {
+      version: '1.0',
+      added_tokens: pieces.map((content, id) => ({ id, content, special: id < 7, single_word: false, lstrip: false, rstrip: false, normalized: false })),
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: { type: 'Fuse' },
+      model: { type: 'WordLevel', vocab: Object.fromEntries(pieces.map((p, i) => [p, i])), unk_token: '<unk>' },
+    };
+    const tok = (await loadTokenizer(memorySource('tags', { 'tokenizer.json': JSON.stringify(json) })))!;
+    expect(tok.decode([1, 3, 7, 4, 5, 8, 6, 2])).toBe('<think>a</think><tool_calls>b</tool_calls>');
+  });
+});

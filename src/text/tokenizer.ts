@@ -22,6 +22,8 @@ async function readJson(source: ModelSource, file: string): Promise<object | nul
   return json;
 }
 
+const KEPT_TAGS = new Set(['<think>', '</think>', '<tool_calls>', '</tool_calls>']);
+
 /** null when the folder has no tokenizer.json. */
 export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | null> {
   const json = await readJson(source, 'tokenizer.json');
@@ -35,9 +37,17 @@ export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | nu
   } catch (e) {
     throw new Error(`${source.name}/tokenizer.json: unsupported tokenizer (${(e as Error).message})`, { cause: e });
   }
+  // Special tokens are left out of decoded text, except the tags the engine reads in the text: a
+  // tokenizer may mark <think> or <tool_calls> special, and hiding them would hide reasoning and calls.
+  const hidden = new Set<number>();
+  const added = (json as { added_tokens?: { id?: unknown; content?: unknown; special?: unknown }[] }).added_tokens ?? [];
+  for (const t of added) if (t.special === true && typeof t.id === 'number' && !KEPT_TAGS.has(String(t.content))) hidden.add(t.id);
   return {
     encode: (text, opts) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids,
-    // The library throws on an empty list.
-    decode: (ids) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: true })),
+    decode: (ids) => {
+      const shown = ids.filter((id) => !hidden.has(id));
+      // The library throws on an empty list.
+      return shown.length === 0 ? '' : tok.decode(shown, { skip_special_tokens: false });
+    },
   };
 }
