@@ -2,6 +2,7 @@ import { defineConfig } from 'vite';
 
 // Builds the Node host (CLI, default-model generator) so that `?raw` WGSL imports resolve outside vite.
 export default defineConfig({
+  publicDir: false,
   build: {
     ssr: true,
     target: 'node20',

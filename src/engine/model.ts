@@ -350,8 +350,9 @@ export class Model {
   private async logits(rec: Recorder, rows: number, row0: number): Promise<Float32Array> {
     const V = this.config.vocabSize;
     const out = new Float32Array(rows * V);
-    for (let r = 0; r < rows; r += this.ws.logitRows) {
-      const m = Math.min(this.ws.logitRows, rows - r);
+    const batch = this.ws.logitsFor(rows, rec);
+    for (let r = 0; r < rows; r += batch) {
+      const m = Math.min(batch, rows - r);
       this.head(rec, m, row0 + r);
       const p = rec.read(this.ws.logits, 0, m * V * 4);
       rec.submit();

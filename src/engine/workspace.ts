@@ -24,12 +24,23 @@ export class Workspace {
   readonly shared: GPUBuffer; // [tokens, Hs] shared expert output
   readonly iota: GPUBuffer; // [tokens] u32 0, 1, 2, …
   readonly ones: GPUBuffer; // [tokens] 1.0
-  readonly logits: GPUBuffer; // [logitRows, V]
+  /** [rows, V]: one row until a caller asks for the logits of every position. */
+  logits: GPUBuffer;
+  private logitsRows = 1;
   readonly token: GPUBuffer; // [1] u32 sampled token
-  readonly logitRows: number;
+  /** Most logits rows at once: one storage binding. */
+  readonly maxLogitRows: number;
   private readonly all: GPUBuffer[] = [];
 
-  constructor(gpu: Gpu, c: ModelConfig, tokens: number, lightningBlock: number) {
+  private readonly vocab: number;
+
+  constructor(
+    private readonly gpu: Gpu,
+    c: ModelConfig,
+    tokens: number,
+    lightningBlock: number,
+  ) {
+    this.vocab = c.vocabSize;
     const f = (count: number, label: string) => {
       const b = gpu.buffer(count * 4, label);
       this.all.push(b);
@@ -62,12 +73,28 @@ export class Workspace {
     this.ones = f(tokens, 'ones');
     gpu.write(this.iota, 0, Uint32Array.from({ length: tokens }, (_, i) => i));
     gpu.write(this.ones, 0, new Float32Array(tokens).fill(1));
-    this.logitRows = Math.max(1, Math.min(tokens, Math.floor(gpu.maxBindingBytes / (c.vocabSize * 4))));
-    this.logits = f(this.logitRows * c.vocabSize, 'logits');
+    this.maxLogitRows = Math.max(1, Math.min(tokens, Math.floor(gpu.maxBindingBytes / (c.vocabSize * 4))));
+    this.logits = gpu.buffer(c.vocabSize * 4, 'logits');
     this.token = f(1, 'token');
+  }
+
+  /**
+   * Room for `rows` logits rows (at most maxLogitRows); returns how many fit. The real vocabulary makes
+   * a row 800 kB, so the buffer grows only when the logits of every position are asked for.
+   */
+  logitsFor(rows: number, rec: { afterSubmit(fn: () => void): void }): number {
+    const want = Math.min(rows, this.maxLogitRows);
+    if (want > this.logitsRows) {
+      const old = this.logits;
+      rec.afterSubmit(() => old.destroy());
+      this.logits = this.gpu.buffer(want * this.vocab * 4, 'logits');
+      this.logitsRows = want;
+    }
+    return Math.min(want, this.logitsRows);
   }
 
   destroy(): void {
     for (const b of this.all) b.destroy();
+    this.logits.destroy();
   }
 }
