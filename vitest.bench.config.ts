@@ -1,6 +1,5 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
-import { playwright } from '@vitest/browser-playwright';
-import base, { CHROMIUM_ARGS } from './vitest.config';
+import base, { BROWSER } from './vitest.config';
 
 // `npm run bench`: measurements in headless Chromium with WebGPU, printed and written to bench-results.json.
 export default mergeConfig(
@@ -9,12 +8,7 @@ export default mergeConfig(
     test: {
       include: ['bench/**/*.bench.browser.ts'],
       testTimeout: 1_800_000,
-      browser: {
-        enabled: true,
-        headless: true,
-        instances: [{ browser: 'chromium' }],
-        provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS } }),
-      },
+      browser: BROWSER,
     },
   }),
 );

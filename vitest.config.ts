@@ -13,6 +13,14 @@ export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
 ];
 
+/** Headless Chromium with WebGPU (SwiftShader where there is no GPU): the kernel, engine and bench tests. */
+export const BROWSER = {
+  enabled: true,
+  headless: true,
+  instances: [{ browser: 'chromium' as const }],
+  provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS } }),
+};
+
 export default defineConfig({
   define: { __SHARED_DIR__: JSON.stringify(shared) },
   server: { fs: { allow: [root, shared] } },
@@ -35,12 +43,7 @@ export default defineConfig({
           name: 'browser',
           include: ['src/**/*.browser.test.ts'],
           testTimeout: 300_000,
-          browser: {
-            enabled: true,
-            headless: true,
-            instances: [{ browser: 'chromium' }],
-            provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS } }),
-          },
+          browser: BROWSER,
         },
       },
     ],

@@ -1,16 +1,16 @@
 /**
  * Expert streaming on tiny-hybrid-stories (a trained router: random routers say nothing about caching).
  * Greedy decode of 4 prompts at expert budgets 100/50/25% with and without prefetch, LRU and LFU:
- * tokens/s, hit rate, prefetch precision, bytes streamed, stall time; against the resident model and
+ * tokens/s, hit rate, prefetch precision, bytes streamed from IndexedDB, stall time; against the resident model and
  * against the adapter's copy bandwidth, all measured in this one run.
  */
 import { expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { requestGpuDevice } from '../src/gpu/device';
 import { Gpu } from '../src/gpu/gpu';
-import { sharedJson, sharedSource } from '../src/engine/fixtures';
+import { sharedJson, sharedUrl } from '../src/engine/fixtures';
 import { Model, type ModelOptions } from '../src/engine/model';
-import { openCheckpoint } from '../src/model/checkpoint';
+import { downloadModel, openStoredCheckpoint } from '../src/store/modelStore';
 
 const TOKENS = 48;
 
@@ -37,7 +37,10 @@ it('expert cache on tiny-hybrid-stories', async () => {
   const expected = await sharedJson('models/tiny-hybrid-stories/expected.json');
   const ref = await sharedJson('models/tiny-hybrid-stories/routing_stats.json');
   const prompts: number[][] = expected.dtypes.float32.prompts.slice(0, 4).map((p: { input_ids: number[] }) => p.input_ids);
-  const ckpt = await openCheckpoint(sharedSource('models/tiny-hybrid-stories'));
+  // Experts come from IndexedDB, one record per expert, as in a browser app.
+  const url = new URL(sharedUrl('models/tiny-hybrid-stories/'), location.href).href;
+  await downloadModel(url);
+  const ckpt = await openStoredCheckpoint(url);
   const c = ckpt.config;
   const copyGBs = await copyBandwidth();
   // Weight bytes one decode step reads: everything but the experts, plus k experts per layer.
