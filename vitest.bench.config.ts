@@ -5,6 +5,8 @@ import base, { BROWSER } from './vitest.config';
 export default mergeConfig(
   { define: base.define, server: base.server },
   defineConfig({
+    // Pre-bundled up front: discovered mid-run, vite would reload the page under the test.
+    optimizeDeps: { include: ['@huggingface/transformers'] },
     test: {
       include: ['bench/**/*.bench.browser.ts'],
       testTimeout: 1_800_000,
