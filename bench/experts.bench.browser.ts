@@ -50,8 +50,8 @@ it('expert cache on tiny-hybrid-stories', async () => {
 
   const runs: { name: string; opts: ModelOptions }[] = [{ name: 'resident', opts: {} }];
   for (const budget of [1, 0.5, 0.25])
-    for (const prefetch of [false, true])
-      for (const policy of ['lru', 'lfu'] as const) runs.push({ name: `${budget * 100}% ${prefetch ? 'prefetch' : 'no prefetch'} ${policy}`, opts: { expertBudget: budget, prefetch, evictionPolicy: policy } });
+    for (const prefetch of [false, 'layer', 'next'] as const)
+      for (const policy of ['lru', 'lfu'] as const) runs.push({ name: `${budget * 100}% prefetch ${prefetch || 'off'} ${policy}`, opts: { expertBudget: budget, prefetch, evictionPolicy: policy } });
 
   const rows = [];
   for (const { name, opts } of runs) {

@@ -35,8 +35,12 @@ export interface ModelOptions extends GpuOptions {
    * absent: every expert is uploaded at load.
    */
   expertBudget?: number;
-  /** With expertBudget: predict each layer's experts from its input and start loading them early. */
-  prefetch?: boolean;
+  /**
+   * With expertBudget: predict experts and start loading them early. 'layer' (or true): each layer's
+   * router on its own input, submitted ahead of its attention; 'next': the next layer's router on this
+   * layer's MoE input, read back with this layer's routing (no extra GPU round trip).
+   */
+  prefetch?: boolean | 'layer' | 'next';
   evictionPolicy?: EvictionPolicy;
 }
 
@@ -60,7 +64,7 @@ export class Model {
   private readonly kv: (KvCache | null)[];
   private readonly block: number;
   private readonly chunk: number;
-  private readonly prefetch: boolean;
+  private readonly prefetch: 'layer' | 'next' | null;
 
   private constructor(
     readonly gpu: Gpu,
@@ -70,7 +74,7 @@ export class Model {
     readonly experts: ExpertCache | null,
     opts: ModelOptions,
   ) {
-    this.prefetch = !!(experts && opts.prefetch);
+    this.prefetch = experts && opts.prefetch ? (opts.prefetch === 'next' ? 'next' : 'layer') : null;
     const c = config;
     this.block = opts.lightningBlock ?? 64;
     this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
@@ -177,7 +181,7 @@ export class Model {
     for (let i = 0; i < c.numLayers; i++) {
       const L = this.weights.layers[i];
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
-      if (this.prefetch) this.predictExperts(rec, i, n);
+      if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
       else this.softmaxAttention(rec, i, L, n);
       const [alpha, beta] = L.kind === 'lightning' ? [c.linearAlpha, c.linearBeta] : [c.fullAlpha, c.fullBeta];
@@ -277,12 +281,18 @@ export class Model {
     router(gpu, rec, { z: ws.routerLogits, n, experts: E, k, idx: ws.routeIdx, weight: ws.routeWeight });
     const idxP = rec.read(ws.routeIdx, 0, n * k * 4);
     const wP = rec.read(ws.routeWeight, 0, n * k * 4);
+    const next = this.prefetch === 'next' && layer + 1 < c.numLayers ? this.predictNext(rec, layer + 1, n) : null;
     rec.submit();
     const idx = new Uint32Array(await idxP);
     const wt = new Float32Array(await wP);
+    if (next) this.experts!.prefetch(layer + 1, [...new Set(new Uint32Array(await next))]);
 
     const rows: number[][] = Array.from({ length: E }, () => []);
-    for (let r = 0; r < n * k; r++) rows[idx[r]].push(r);
+    for (let r = 0; r < n * k; r++) {
+      if (idx[r] >= E || !Number.isFinite(wt[r]))
+        throw new Error(`layer ${layer}: the router chose no expert for token ${Math.floor(r / k)}: its logits are not finite (NaN or Inf in the weights or activations)`);
+      rows[idx[r]].push(r);
+    }
     const tok = new Uint32Array(n * k);
     const weight = new Float32Array(n * k);
     let o = 0;
@@ -322,6 +332,15 @@ export class Model {
       sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
     }
     return rec;
+  }
+
+  /** The next layer's router on this layer's MoE input: a prediction read back with this layer's routing. */
+  private predictNext(rec: Recorder, layer: number, n: number): Promise<ArrayBuffer> {
+    const { gpu, ws, config: c } = this;
+    const k = c.expertsPerToken;
+    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.predictLogits });
+    router(gpu, rec, { z: ws.predictLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.predictWeight });
+    return rec.read(ws.predictIdx, 0, n * k * 4);
   }
 
   /**

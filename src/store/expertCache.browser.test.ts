@@ -26,7 +26,7 @@ describe('streamed experts give the logits of the fully resident model', () => {
       const want = await run(await Model.fromCheckpoint(ckpt, await requestGpuDevice(), opts));
       expect(maxAbsDiff(want, golden)).toBeLessThan(manifest.tolerance.fp32_runtime.logits_max_abs_diff);
       for (const budget of budgets)
-        for (const prefetch of [false, true]) {
+        for (const prefetch of [false, 'layer', 'next'] as const) {
           const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { ...opts, expertBudget: budget, prefetch });
           const stats = model.experts!.stats;
           expect(await run(model)).toEqual(want); // bit for bit: same experts, same order
@@ -42,7 +42,7 @@ describe('tiny-hybrid-stories greedy continuations are the same at every expert 
     const p = expected.dtypes.float32.prompts[0];
     const ckpt = await openCheckpoint(sharedSource('models/tiny-hybrid-stories'));
     for (const budget of budgets)
-      for (const prefetch of [false, true]) {
+      for (const prefetch of [false, 'layer', 'next'] as const) {
         const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { expertBudget: budget, prefetch });
         const got = [await model.nextToken(p.input_ids)];
         while (got.length < 32) got.push(await model.nextToken([got[got.length - 1]]));
