@@ -34,12 +34,28 @@ const cases: [string, Record<string, Uint8Array | string>, RegExp][] = [
   ['an unsupported dtype', { ...good, 'model.safetensors': withHeader({ ...header, 'model.norm.weight': { ...header['model.norm.weight'], dtype: 'I16' } }) }, /model\.norm\.weight.*I16/],
 ];
 
+/** The default model with one tensor's values replaced. */
+function withValues(name: string, value: number): Record<string, Uint8Array | string> {
+  const t = header[name];
+  const bytes = st.slice();
+  const view = new DataView(bytes.buffer);
+  const [begin, end] = t.data_offsets;
+  for (let o = 8 + headerLen + begin; o < 8 + headerLen + end; o += 4) view.setFloat32(o, value, true); // the gates are F32
+  return { ...good, 'model.safetensors': bytes };
+}
+
 describe('bad model files', () => {
   for (const [what, files, message] of cases)
     it(what, async () => {
       const device = await requestGpuDevice();
       await expect(Model.load(memorySource('bad', files), device)).rejects.toThrow(message);
     });
+
+  it('NaN weights are reported, not run into a crash', async () => {
+    const model = await Model.load(memorySource('nan', withValues('model.layers.1.block_sparse_moe.gate.weight', NaN)), await requestGpuDevice());
+    await expect(model.forward([1, 70, 80], 'last')).rejects.toThrow(/layer 1: the router chose no expert for token 0: its logits are not finite/);
+    model.destroy();
+  });
 
   it('out-of-vocabulary ids are refused before any GPU work, and the sequence is kept', async () => {
     const model = await Model.load(memorySource('good', good), await requestGpuDevice());
