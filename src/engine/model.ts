@@ -46,6 +46,13 @@ export interface ModelOptions extends GpuOptions {
 
 export type LogitsWanted = 'all' | 'last' | 'none';
 
+/** Tokens grouped by expert: run r covers rows tok0 .. tok0+count of the tok/weight buffers. */
+interface ExpertPlan {
+  runs: { e: number; tok0: number; count: number }[];
+  tok: GPUBuffer;
+  weight: GPUBuffer;
+}
+
 interface KvCache {
   k: GPUBuffer;
   v: GPUBuffer;
@@ -269,11 +276,46 @@ export class Model {
   }
 
   /**
-   * Mixture of experts on ws.h into ws.a. The router runs on the GPU; its top-k choices come back to
-   * the CPU (k ids per token), which groups the tokens by expert and runs each chosen expert once over
-   * its tokens. Knowing the chosen experts on the CPU is what lets experts be streamed on demand.
+   * Mixture of experts on ws.h into ws.a: each chosen expert runs once over the tokens routed to it
+   * (ggml's mul_mat_id), then the optional shared expert. Knowing the chosen experts on the CPU is what
+   * lets experts be streamed on demand.
    */
   private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
+    const { gpu, ws, config: c } = this;
+    const plan = c.numExperts === 1 ? this.denseRoute(n) : await this.route(rec, layer, L, n);
+    rec.clear(ws.a, 0, n * c.hiddenSize * 4);
+    const { runs, tok, weight } = plan;
+    // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
+    // next one may overwrite its slots.
+    const wave = this.experts ? this.experts.slotsPerLayer : runs.length;
+    for (let w = 0; w < runs.length; w += wave) {
+      const part = runs.slice(w, w + wave);
+      const experts: ExpertWeights[] = this.experts ? await this.experts.acquire(layer, part.map((r) => r.e)) : part.map((r) => L.experts[r.e]);
+      part.forEach(({ tok0, count }, j) => {
+        const X = experts[j];
+        const args = { tok, tok0, count };
+        expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+        expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight, out: ws.a });
+      });
+      if (w + wave < runs.length) rec.submit();
+    }
+    if (L.shared) {
+      const S = L.shared;
+      const args = { tok: ws.iota, tok0: 0, count: n };
+      rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
+      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
+      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
+      matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
+      sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
+    }
+    return rec;
+  }
+
+  /**
+   * Routing on the GPU; its top-k choices come back to the CPU (k ids and weights per token), which
+   * groups the tokens by expert into runs over ws.planTok / ws.planWeight.
+   */
+  private async route(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<ExpertPlan> {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     const E = c.numExperts;
@@ -307,31 +349,12 @@ export class Model {
     });
     gpu.write(ws.planTok, 0, tok);
     gpu.write(ws.planWeight, 0, weight);
-    rec.clear(ws.a, 0, n * c.hiddenSize * 4);
-    // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
-    // next one may overwrite its slots.
-    const wave = this.experts ? this.experts.slotsPerLayer : runs.length;
-    for (let w = 0; w < runs.length; w += wave) {
-      const part = runs.slice(w, w + wave);
-      const weights: ExpertWeights[] = this.experts ? await this.experts.acquire(layer, part.map((r) => r.e)) : part.map((r) => L.experts[r.e]);
-      part.forEach(({ tok0, count }, j) => {
-        const X = weights[j];
-        const args = { tok: ws.planTok, tok0, count };
-        expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
-        expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight: ws.planWeight, out: ws.a });
-      });
-      if (w + wave < runs.length) rec.submit();
-    }
-    if (L.shared) {
-      const S = L.shared;
-      const args = { tok: ws.iota, tok0: 0, count: n };
-      rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
-      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
-      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
-      matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
-      sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
-    }
-    return rec;
+    return { runs, tok: ws.planTok, weight: ws.planWeight };
+  }
+
+  /** One expert (a dense model written as MiniMax): every token, weight 1, no routing round trip. */
+  private denseRoute(n: number): ExpertPlan {
+    return { runs: [{ e: 0, tok0: 0, count: n }], tok: this.ws.iota, weight: this.ws.ones };
   }
 
   /** The next layer's router on this layer's MoE input: a prediction read back with this layer's routing. */
