@@ -65,6 +65,8 @@ interface KvCache {
  */
 export class Model {
   position = 0;
+  /** Set when a forward failed half-way: some layers' caches hold tokens others do not. */
+  private broken = false;
   private readonly ws: Workspace;
   private readonly decay: (GPUBuffer | null)[];
   private readonly state: (GPUBuffer | null)[];
@@ -85,7 +87,8 @@ export class Model {
     const c = config;
     this.block = opts.lightningBlock ?? 64;
     this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
-    if (!Number.isInteger(this.block) || this.block < 1) throw new Error(`lightningBlock must be a positive integer, got ${this.block}`);
+    if (!Number.isInteger(this.block) || this.block < 1) throw new RangeError(`lightningBlock must be a positive integer, got ${this.block}`);
+    if (!Number.isInteger(this.chunk) || this.chunk < 1) throw new RangeError(`prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
     this.ws = new Workspace(gpu, c, this.chunk, this.block);
     const stateBytes = c.numHeads * c.headDim * c.headDim * 4;
     this.decay = c.layerKinds.map((k, i) =>
@@ -117,6 +120,7 @@ export class Model {
   /** Forgets the sequence: zero lightning states, empty KV caches. */
   reset(): void {
     this.position = 0;
+    this.broken = false;
     const rec = this.gpu.recorder();
     for (const s of this.state) if (s) rec.clear(s);
     rec.submit();
@@ -170,6 +174,7 @@ export class Model {
   }
 
   private checkIds(ids: ArrayLike<number>): void {
+    if (this.broken) throw new Error('an earlier forward failed part-way, so the sequence is inconsistent: call reset() first');
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
@@ -179,6 +184,15 @@ export class Model {
 
   /** Runs ids through every layer; the final residual stream is left in ws.x. Returns the open recorder. */
   private async layers(ids: number[]): Promise<Recorder> {
+    try {
+      return await this.runLayers(ids);
+    } catch (e) {
+      this.broken = true;
+      throw e;
+    }
+  }
+
+  private async runLayers(ids: number[]): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
     const n = ids.length;
     gpu.write(ws.ids, 0, new Uint32Array(ids));

@@ -75,6 +75,7 @@ describe('a failed expert read', () => {
     const manifest = await sharedJson('golden/tiny_pow2_f32/manifest.json');
     const model = await Model.fromCheckpoint(flaky, await requestGpuDevice(), { expertBudget: 0.5 });
     await expect(model.forward(manifest.input_ids.slice(0, 20), 'last')).rejects.toThrow(/layers\.2\.block_sparse_moe\.experts\.\d\.w\d\.weight: read failed/);
+    await expect(model.forward([1], 'last')).rejects.toThrow(/call reset\(\) first/);
     model.reset();
     const golden = new Float32Array(await sharedBytes('golden/tiny_pow2_f32/logits.bin'));
     const V = manifest.normalized_config.vocab_size;
