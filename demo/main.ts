@@ -1,4 +1,4 @@
-import { createEngine, type Engine } from '../src/index';
+import { createEngine, deleteModel, listModels, type Engine } from '../src/index';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -56,6 +56,21 @@ async function load(): Promise<void> {
     progress.hidden = true;
     cancel.disabled = true;
     loadButton.disabled = false;
+    void showStored();
+  }
+}
+
+/** The IndexedDB store: what is there, how big, and a button to delete each. */
+async function showStored(): Promise<void> {
+  const list = $('stored');
+  list.replaceChildren();
+  for (const m of await listModels()) {
+    const li = document.createElement('li');
+    const del = document.createElement('button');
+    del.textContent = 'Delete';
+    del.addEventListener('click', () => void deleteModel(m.id).then(showStored));
+    li.append(`${m.url} — ${mib(m.storedBytes)} of ${mib(m.totalBytes)} MiB${m.complete ? '' : ' (incomplete)'} `, del);
+    list.append(li);
   }
 }
 

@@ -31,6 +31,12 @@ test('a reloaded page loads the model from IndexedDB: no weight bytes over the n
   expect(second).toBeLessThan(64 * 1024); // the safetensors header at most
   await page.click('#go');
   await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
+  // The page lists what is stored, with its size, and deletes it.
+  await page.click('#stored-box summary');
+  const entry = page.getByTestId('stored').locator('li', { hasText: 'tiny-hybrid-stories' });
+  await expect(entry).toContainText('26.8 of 26.8 MiB');
+  await entry.getByRole('button', { name: 'Delete' }).click();
+  await expect(entry).toHaveCount(0);
 });
 
 test('an aborted download resumes without fetching again what is stored', async ({ page, context }) => {
