@@ -36,6 +36,23 @@ describe('streamed experts give the logits of the fully resident model', () => {
     });
 });
 
+describe('stories260k greedy continuations are the same at every expert budget', () => {
+  it('all five prompts, 64 tokens', async () => {
+    const expected = await sharedJson('models/stories260k/expected.json');
+    const ckpt = await openCheckpoint(sharedSource('models/stories260k'));
+    for (const budget of budgets) {
+      const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { expertBudget: budget, prefetch: 'next' });
+      for (const p of expected.dtypes.float32.prompts) {
+        model.reset();
+        const got = [await model.nextToken(p.input_ids)];
+        while (got.length < 64) got.push(await model.nextToken([got[got.length - 1]]));
+        expect(got).toEqual(p.greedy_ids);
+      }
+      model.destroy();
+    }
+  });
+});
+
 describe('tiny-hybrid-stories greedy continuations are the same at every expert budget', () => {
   it('"Once upon a time", 32 tokens', async () => {
     const expected = await sharedJson('models/tiny-hybrid-stories/expected.json');
