@@ -1,25 +1,28 @@
 // Second half of one expert, scattered back with its routing weight:
-//   out[tok[r], c] += weight[r] · (u[r]·W2[c])     r < count, c < hidden
+//   out[tok[tok0 + r], c] += weight[tok0 + r] · (u[r]·W2[c])     r < count, c < hidden
 // Experts run one after another, and a token appears at most once per expert, so no two invocations of
 // one dispatch touch the same output element.
 #include "weights.wgsl"
 
-struct Params { count: u32, hidden: u32, inter: u32, tok0: u32 }
+struct Params { hidden: u32, inter: u32, expert: u32 }
 const TT = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> u: array<f32>;         // [count, inter] f32
 @group(0) @binding(2) var<storage, read> w2: array<u32>;        // [hidden, inter] packed WDTYPE (down proj)
-@group(0) @binding(3) var<storage, read> tok: array<u32>;       // token of each routed row, from tok0
-@group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row, from tok0
-@group(0) @binding(5) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
+@group(0) @binding(3) var<storage, read> tok: array<u32>;       // token of each routed row, grouped by expert
+@group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row
+@group(0) @binding(5) var<storage, read> runs: array<u32>;      // [E, 2] first row and row count of each expert
+@group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   let r0 = gid.y * TT;
-  if (c >= p.hidden || r0 >= p.count) { return; }
-  let nr = min(TT, p.count - r0);
+  let tok0 = runs[2u * p.expert];
+  let count = runs[2u * p.expert + 1u];
+  if (c >= p.hidden || r0 >= count) { return; }
+  let nr = min(TT, count - r0);
   var acc = array<f32, TT>(0.0, 0.0, 0.0, 0.0);
   for (var i = 0u; i < p.inter; i++) {
     let wi = c * p.inter + i;
@@ -27,7 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var r = 0u; r < nr; r++) { acc[r] += wv * u[(r0 + r) * p.inter + i]; }
   }
   for (var r = 0u; r < nr; r++) {
-    let row = p.tok0 + r0 + r;
+    let row = tok0 + r0 + r;
     let o = tok[row] * p.hidden + c;
     out[o] += weight[row] * acc[r];
   }

@@ -52,9 +52,14 @@ describe('bad model files', () => {
     });
 
   it('NaN weights are reported, not run into a crash', async () => {
-    const model = await Model.load(memorySource('nan', withValues('model.layers.1.block_sparse_moe.gate.weight', NaN)), await requestGpuDevice());
-    await expect(model.forward([1, 70, 80], 'last')).rejects.toThrow(/layer 1: the router chose no expert for token 0: its logits are not finite/);
+    const files = withValues('model.layers.1.block_sparse_moe.gate.weight', NaN);
+    const model = await Model.load(memorySource('nan', files), await requestGpuDevice());
+    await expect(model.forward([1, 70, 80], 'last')).rejects.toThrow(/the logits of position 2 are not finite/);
     model.destroy();
+    // Streamed experts are chosen on the CPU, which sees the bad routing first.
+    const streamed = await Model.load(memorySource('nan', files), await requestGpuDevice(), { expertBudget: 0.5 });
+    await expect(streamed.forward([1, 70, 80], 'last')).rejects.toThrow(/layer 1: the router chose no expert for token 0: its logits are not finite/);
+    streamed.destroy();
   });
 
   it('out-of-vocabulary ids are refused before any GPU work, and the sequence is kept', async () => {

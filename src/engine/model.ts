@@ -7,12 +7,13 @@ import { argmax } from '../gpu/argmax';
 import { attention } from '../gpu/attention';
 import { embed } from '../gpu/embed';
 import { expertDown } from '../gpu/expertDown';
-import { expertSwiglu } from '../gpu/expertSwiglu';
+import { expertSwiglu, type ExpertRows } from '../gpu/expertSwiglu';
 import { Gpu, type GpuOptions, type Recorder } from '../gpu/gpu';
 import { lightningDecode } from '../gpu/lightningDecode';
 import { lightningOutput } from '../gpu/lightningOutput';
 import { decayTable, lightningPrefill } from '../gpu/lightningPrefill';
 import { matmul } from '../gpu/matmul';
+import { moePlan } from '../gpu/moePlan';
 import { residual } from '../gpu/residual';
 import { rmsnorm } from '../gpu/rmsnorm';
 import { rope, ropeTable } from '../gpu/rope';
@@ -45,13 +46,6 @@ export interface ModelOptions extends GpuOptions {
 }
 
 export type LogitsWanted = 'all' | 'last' | 'none';
-
-/** Tokens grouped by expert: run r covers rows tok0 .. tok0+count of the tok/weight buffers. */
-interface ExpertPlan {
-  runs: { e: number; tok0: number; count: number }[];
-  tok: GPUBuffer;
-  weight: GPUBuffer;
-}
 
 interface KvCache {
   k: GPUBuffer;
@@ -196,6 +190,7 @@ export class Model {
     const { gpu, ws, config: c } = this;
     const n = ids.length;
     gpu.write(ws.ids, 0, new Uint32Array(ids));
+    gpu.write(ws.denseRun, 0, new Uint32Array([0, n]));
     let rec = gpu.recorder();
     embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
     if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
@@ -291,45 +286,77 @@ export class Model {
 
   /**
    * Mixture of experts on ws.h into ws.a: each chosen expert runs once over the tokens routed to it
-   * (ggml's mul_mat_id), then the optional shared expert. Knowing the chosen experts on the CPU is what
-   * lets experts be streamed on demand.
+   * (ggml's mul_mat_id), then the optional shared expert. Resident experts are planned on the GPU and
+   * dispatched indirectly: no round trip. Streamed experts need the choices on the CPU, to load them.
    */
   private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
-    const plan = c.numExperts === 1 ? this.denseRoute(n) : await this.route(rec, layer, L, n);
     rec.clear(ws.a, 0, n * c.hiddenSize * 4);
-    const { runs, tok, weight } = plan;
-    // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
-    // next one may overwrite its slots.
-    const wave = this.experts ? this.experts.slotsPerLayer : runs.length;
-    for (let w = 0; w < runs.length; w += wave) {
-      const part = runs.slice(w, w + wave);
-      const experts: ExpertWeights[] = this.experts ? await this.experts.acquire(layer, part.map((r) => r.e)) : part.map((r) => L.experts[r.e]);
-      part.forEach(({ tok0, count }, j) => {
-        const X = experts[j];
-        const args = { tok, tok0, count };
-        expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
-        expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: X.w2, weight, out: ws.a });
-      });
-      if (w + wave < runs.length) rec.submit();
+    if (c.numExperts === 1) {
+      const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
+      this.runExperts(rec, only, [{ tok: ws.iota, runs: ws.denseRun, expert: 0, count: n }], ws.ones);
+    } else if (!this.experts) {
+      this.routeOnGpu(rec, L, n);
+      const rows = L.experts.map((_, e) => ({ tok: ws.planTok, runs: ws.runs, expert: e, args: ws.expertArgs }));
+      this.runExperts(rec, L.experts, rows, ws.planWeight);
+    } else {
+      const runs = await this.routeOnCpu(rec, layer, L, n);
+      // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
+      // next one may overwrite its slots.
+      const wave = this.experts.slotsPerLayer;
+      for (let w = 0; w < runs.length; w += wave) {
+        const part = runs.slice(w, w + wave);
+        const experts = await this.experts.acquire(layer, part.map((r) => r.expert));
+        this.runExperts(rec, experts, part, ws.planWeight);
+        if (w + wave < runs.length) rec.submit();
+      }
     }
     if (L.shared) {
       const S = L.shared;
-      const args = { tok: ws.iota, tok0: 0, count: n };
       rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
-      expertSwiglu(gpu, rec, { ...args, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
-      expertDown(gpu, rec, { ...args, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
+      const rows = { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n };
+      expertSwiglu(gpu, rec, { ...rows, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
+      expertDown(gpu, rec, { ...rows, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
       matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
       sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
     }
     return rec;
   }
 
+  /** experts[j] over its rows[j], scattered into ws.a with the row weights. */
+  private runExperts(rec: Recorder, experts: ExpertWeights[], rows: ExpertRows[], weight: GPUBuffer): void {
+    const { gpu, ws } = this;
+    experts.forEach((X, j) => {
+      expertSwiglu(gpu, rec, { ...rows[j], x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+      expertDown(gpu, rec, { ...rows[j], u: ws.expertHidden, w2: X.w2, weight, out: ws.a });
+    });
+  }
+
+  private routeOnGpu(rec: Recorder, L: LayerWeights, n: number): void {
+    const { gpu, ws, config: c } = this;
+    const k = c.expertsPerToken;
+    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    moePlan(gpu, rec, {
+      idx: ws.routeIdx,
+      weight: ws.routeWeight,
+      n,
+      k,
+      experts: c.numExperts,
+      inter: c.intermediateSize,
+      hidden: c.hiddenSize,
+      tok: ws.planTok,
+      rowWeight: ws.planWeight,
+      runs: ws.runs,
+      args: ws.expertArgs,
+    });
+  }
+
   /**
-   * Routing on the GPU; its top-k choices come back to the CPU (k ids and weights per token), which
-   * groups the tokens by expert into runs over ws.planTok / ws.planWeight.
+   * Routing on the GPU, its top-k choices read back (k ids and weights per token) and grouped by
+   * expert on the CPU. Returns the rows of each chosen expert, in expert order.
    */
-  private async route(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<ExpertPlan> {
+  private async routeOnCpu(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<(ExpertRows & { count: number })[]> {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     const E = c.numExperts;
@@ -351,11 +378,13 @@ export class Model {
     }
     const tok = new Uint32Array(n * k);
     const weight = new Float32Array(n * k);
+    const runs = new Uint32Array(2 * E);
     let o = 0;
-    const runs: { e: number; tok0: number; count: number }[] = [];
+    const chosen: (ExpertRows & { count: number })[] = [];
     rows.forEach((list, e) => {
-      if (!list.length) return;
-      runs.push({ e, tok0: o, count: list.length });
+      runs[2 * e] = o;
+      runs[2 * e + 1] = list.length;
+      if (list.length) chosen.push({ tok: ws.planTok, runs: ws.runs, expert: e, count: list.length });
       for (const r of list) {
         tok[o] = Math.floor(r / k);
         weight[o++] = wt[r];
@@ -363,12 +392,8 @@ export class Model {
     });
     gpu.write(ws.planTok, 0, tok);
     gpu.write(ws.planWeight, 0, weight);
-    return { runs, tok: ws.planTok, weight: ws.planWeight };
-  }
-
-  /** One expert (a dense model written as MiniMax): every token, weight 1, no routing round trip. */
-  private denseRoute(n: number): ExpertPlan {
-    return { runs: [{ e: 0, tok0: 0, count: n }], tok: this.ws.iota, weight: this.ws.ones };
+    gpu.write(ws.runs, 0, runs);
+    return chosen;
   }
 
   /** The next layer's router on this layer's MoE input: a prediction read back with this layer's routing. */
@@ -414,6 +439,8 @@ export class Model {
       rec.submit();
       out.set(new Float32Array(await p), r * V);
     }
+    const bad = out.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`the logits of position ${this.position - rows + Math.floor(bad / V)} are not finite (NaN or Inf in the weights or activations)`);
     return out;
   }
 }

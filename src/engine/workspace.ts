@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config';
-import type { Gpu } from '../gpu/gpu';
+import { INDIRECT_STORAGE, type Gpu } from '../gpu/gpu';
 
 /** Activation buffers for up to `tokens` tokens at a time, reused by every forward call. */
 export class Workspace {
@@ -22,6 +22,9 @@ export class Workspace {
   readonly predictWeight: GPUBuffer; // [tokens, k]
   readonly planTok: GPUBuffer; // [tokens·k] u32 token of each routed row, grouped by expert
   readonly planWeight: GPUBuffer; // [tokens·k]
+  readonly runs: GPUBuffer; // [E, 2] u32 first plan row and row count of each expert
+  readonly expertArgs: GPUBuffer; // [E, 2, 3] u32 indirect dispatch sizes of each expert's two kernels
+  readonly denseRun: GPUBuffer; // [1, 2] u32 (0, tokens of this call): every token through one expert
   readonly expertHidden: GPUBuffer; // [tokens, max(I, shared I)]
   readonly shared: GPUBuffer; // [tokens, Hs] shared expert output
   readonly iota: GPUBuffer; // [tokens] u32 0, 1, 2, …
@@ -71,6 +74,10 @@ export class Workspace {
     this.predictWeight = f(tokens * k, 'predicted weights');
     this.planTok = f(tokens * k, 'plan tok');
     this.planWeight = f(tokens * k, 'plan weight');
+    this.runs = f(2 * c.numExperts, 'expert runs');
+    this.expertArgs = gpu.buffer(6 * c.numExperts * 4, 'expert dispatch sizes', INDIRECT_STORAGE);
+    this.all.push(this.expertArgs);
+    this.denseRun = f(2, 'dense run');
     this.expertHidden = f(tokens * Math.max(c.intermediateSize, c.sharedIntermediateSize), 'expert hidden');
     this.shared = f(c.sharedIntermediateSize > 0 ? tokens * Hs : 1, 'shared expert');
     this.iota = f(tokens, 'iota');

@@ -1,7 +1,7 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 import { WDTYPE, type GpuTensor } from './tensor';
-import { singlePart, type ExpertRows } from './expertSwiglu';
+import { dispatchRows, singlePart, type ExpertRows } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
 export function expertDown(
@@ -11,6 +11,6 @@ export function expertDown(
 ): void {
   const [hidden, inter] = a.w2.shape;
   const pipeline = gpu.pipeline('expertDown', { WDTYPE: WDTYPE[a.w2.dtype] });
-  const params = new Params().u32(a.count).u32(hidden).u32(inter).u32(a.tok0);
-  rec.dispatch(pipeline, params, [a.u, singlePart(a.w2), a.tok, a.weight, a.out], Math.ceil(hidden / 64), Math.ceil(a.count / 4));
+  const params = new Params().u32(hidden).u32(inter).u32(a.expert);
+  dispatchRows(rec, pipeline, params, [a.u, singlePart(a.w2), a.tok, a.weight, a.runs, a.out], a, hidden, 1);
 }

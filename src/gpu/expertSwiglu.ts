@@ -2,10 +2,22 @@ import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 import { WDTYPE, type GpuTensor } from './tensor';
 
+/** Where one expert's routed rows are: rows runs[e] of `tok` (and of the row weights). */
 export interface ExpertRows {
-  tok: GPUBuffer; // u32 token index per routed row
-  tok0: number; // first row of this expert in tok (and in the weight list)
-  count: number; // rows routed to this expert
+  tok: GPUBuffer; // u32 token of each routed row, grouped by expert
+  runs: GPUBuffer; // u32 [E, 2]: first row and row count of each expert
+  expert: number;
+  /** The row count when the CPU planned the rows: a direct dispatch sized to it. */
+  count?: number;
+  /** Otherwise moePlan's dispatch sizes: [E, 2, 3] u32 (expertSwiglu, expertDown). */
+  args?: GPUBuffer;
+}
+
+/** Dispatches an expert kernel sized by the CPU's count or, indirectly, by the GPU's plan. */
+export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params: Params, bindings: GPUBuffer[], a: ExpertRows, width: number, kernel: 0 | 1): void {
+  if (a.count !== undefined) rec.dispatch(pipeline, params, bindings, Math.ceil(width / 64), Math.ceil(a.count / 4));
+  else if (a.args) rec.dispatchIndirect(pipeline, params, bindings, a.args, (6 * a.expert + 3 * kernel) * 4);
+  else throw new Error('expert rows need a count or indirect dispatch sizes');
 }
 
 /** u[r] = SiLU(x[tok[r]]·W1ᵀ) ⊙ (x[tok[r]]·W3ᵀ) for the rows routed to one expert. */
@@ -17,9 +29,9 @@ export function expertSwiglu(
   const [inter, hidden] = a.w1.shape;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
   const pipeline = gpu.pipeline('expertSwiglu', { WDTYPE: WDTYPE[a.w1.dtype] });
-  const params = new Params().u32(a.count).u32(hidden).u32(inter).u32(a.tok0);
+  const params = new Params().u32(hidden).u32(inter).u32(a.expert);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
-  rec.dispatch(pipeline, params, [a.x, w1, w3, a.tok, a.u], Math.ceil(inter / 64), Math.ceil(a.count / 4));
+  dispatchRows(rec, pipeline, params, [a.x, w1, w3, a.tok, a.runs, a.u], a, inter, 0);
 }
 
 /** The buffer of a weight that must fit one binding (an expert matrix). */

@@ -5,9 +5,11 @@ const SLOT = 256; // minUniformBufferOffsetAlignment
 const SLOTS = 256;
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec, so this module loads before Node's globals exist.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, INDIRECT: 0x100 } as const;
 const MAP_READ_MODE = 0x1;
 export const STORAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+/** Storage that also holds indirect dispatch sizes written by a kernel. */
+export const INDIRECT_STORAGE = STORAGE | USAGE.INDIRECT;
 
 export interface GpuOptions {
   /** Largest row part of a weight; below the binding limit only to exercise tensor splitting in tests. */
@@ -142,6 +144,15 @@ export class Recorder {
   /** bindings[i] goes to @binding(i + 1); null leaves a binding out (one an entry point does not use). */
   dispatch(pipeline: GPUComputePipeline, params: Params, bindings: (Binding | null)[], x: number, y = 1, z = 1): void {
     if (x === 0 || y === 0 || z === 0) return;
+    this.bind(pipeline, params, bindings).dispatchWorkgroups(x, y, z);
+  }
+
+  /** A dispatch whose workgroup counts a kernel wrote to `args` (three u32 at `offset`). */
+  dispatchIndirect(pipeline: GPUComputePipeline, params: Params, bindings: (Binding | null)[], args: GPUBuffer, offset: number): void {
+    this.bind(pipeline, params, bindings).dispatchWorkgroupsIndirect(args, offset);
+  }
+
+  private bind(pipeline: GPUComputePipeline, params: Params, bindings: (Binding | null)[]): GPUComputePassEncoder {
     if (this.slot === SLOTS) this.submit();
     const offset = this.slot++ * SLOT;
     this.params.set(new Uint8Array(params.bytes, 0, params.size), offset);
@@ -151,7 +162,7 @@ export class Recorder {
     this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
-    this.pass.dispatchWorkgroups(x, y, z);
+    return this.pass;
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {

@@ -6,6 +6,8 @@ import { expertSwiglu } from './expertSwiglu';
 import { router } from './router';
 import { sharedExpertMix } from './sharedExpertMix';
 import { Params } from './params';
+import { moePlan } from './moePlan';
+import { INDIRECT_STORAGE } from './gpu';
 import { maxAbsDiff, randn, readF32, readU32, run, testGpu, weight } from './testing';
 
 describe('router (softmax, top-k, renormalise)', () => {
@@ -32,39 +34,68 @@ describe('router (softmax, top-k, renormalise)', () => {
 });
 
 describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
+  // Two experts over routed rows of 11 tokens, planned by the CPU (direct dispatch) or by moePlan on the
+  // GPU (indirect dispatch), onto what `out` already holds.
   for (const dtype of ['F32', 'F16', 'BF16'] as const)
-    it(`${dtype}: two experts over routed rows of 11 tokens`, async () => {
-      const gpu = await testGpu();
-      const [n, hidden, inter] = [11, 19, 23];
-      const x = randn(n * hidden, 1);
-      const xb = gpu.upload(x, 'x');
-      const out = gpu.upload(randn(n * hidden, 2), 'out'); // accumulates onto what is there
-      const before = await readF32(gpu, out, n * hidden);
-      const want = Float32Array.from(before);
-      const rows = [[0, 3, 4, 7, 10], [1, 3, 9]];
-      const tok = new Uint32Array(rows.flat());
-      const wts = randn(tok.length, 3).map(Math.abs);
-      const tokB = gpu.upload(tok, 'tok');
-      const wB = gpu.upload(wts, 'w');
-      const u = gpu.buffer(n * inter * 4, 'u');
-      let tok0 = 0;
-      for (const [e, list] of rows.entries()) {
-        const w1 = await weight(gpu, randn(inter * hidden, 10 + e, 0.3), [inter, hidden], dtype);
-        const w3 = await weight(gpu, randn(inter * hidden, 20 + e, 0.3), [inter, hidden], dtype);
-        const w2 = await weight(gpu, randn(hidden * inter, 30 + e, 0.3), [hidden, inter], dtype);
-        const rowsArgs = { tok: tokB, tok0, count: list.length };
-        await run(gpu, (rec) => {
-          expertSwiglu(gpu, rec, { ...rowsArgs, x: xb, w1: w1.t, w3: w3.t, u });
-          expertDown(gpu, rec, { ...rowsArgs, u, w2: w2.t, weight: wB, out });
-        });
-        list.forEach((t, r) => {
-          const y = ref.expert(x.subarray(t * hidden, (t + 1) * hidden), hidden, inter, w1.v, w3.v, w2.v);
-          for (let c = 0; c < hidden; c++) want[t * hidden + c] += wts[tok0 + r] * y[c];
-        });
-        tok0 += list.length;
-      }
-      expect(maxAbsDiff(await readF32(gpu, out, n * hidden), want)).toBeLessThan(1e-4);
-    });
+    for (const planned of ['cpu', 'gpu'] as const)
+      it(`${dtype}, ${planned} plan`, async () => {
+        const gpu = await testGpu();
+        const [n, hidden, inter, E, k] = [11, 19, 23, 3, 1];
+        const x = randn(n * hidden, 1);
+        const xb = gpu.upload(x, 'x');
+        const out = gpu.upload(randn(n * hidden, 2), 'out');
+        const want = await readF32(gpu, out, n * hidden);
+        // Token t goes to expert route[t] (expert 2 gets none) with weight w[t].
+        const route = [0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0];
+        const w = randn(n, 3).map(Math.abs);
+        const rows = [0, 1].map((e) => route.flatMap((r, t) => (r === e ? [t] : [])));
+        const tok = gpu.buffer(n * 4, 'tok');
+        const rowWeight = gpu.buffer(n * 4, 'row weight');
+        const runs = gpu.buffer(2 * E * 4, 'runs');
+        const args = gpu.buffer(6 * E * 4, 'args', INDIRECT_STORAGE);
+        if (planned === 'cpu') {
+          gpu.write(tok, 0, new Uint32Array(rows.flat()));
+          gpu.write(rowWeight, 0, Float32Array.from(rows.flat(), (t) => w[t]));
+          gpu.write(runs, 0, new Uint32Array([0, rows[0].length, rows[0].length, rows[1].length, n, 0]));
+        } else {
+          const idx = gpu.upload(new Uint32Array(route), 'idx');
+          await run(gpu, (rec) => moePlan(gpu, rec, { idx, weight: gpu.upload(w, 'w'), n, k, experts: E, inter, hidden, tok, rowWeight, runs, args }));
+          expect(Array.from(await readU32(gpu, runs, 2 * E))).toEqual([0, rows[0].length, rows[0].length, rows[1].length, n, 0]);
+          expect(Array.from(await readU32(gpu, tok, n))).toEqual(rows.flat());
+          expect(Array.from(await readU32(gpu, args, 6 * E))).toEqual(
+            rows.concat([[]]).flatMap((r) => [Math.ceil(inter / 64), Math.ceil(r.length / 4), 1, Math.ceil(hidden / 64), Math.ceil(r.length / 4), 1]),
+          );
+        }
+        const u = gpu.buffer(n * inter * 4, 'u');
+        for (let e = 0; e < E; e++) {
+          const w1 = await weight(gpu, randn(inter * hidden, 10 + e, 0.3), [inter, hidden], dtype);
+          const w3 = await weight(gpu, randn(inter * hidden, 20 + e, 0.3), [inter, hidden], dtype);
+          const w2 = await weight(gpu, randn(hidden * inter, 30 + e, 0.3), [hidden, inter], dtype);
+          const at = planned === 'cpu' ? { count: e < 2 ? rows[e].length : 0 } : { args };
+          await run(gpu, (rec) => {
+            expertSwiglu(gpu, rec, { tok, runs, expert: e, ...at, x: xb, w1: w1.t, w3: w3.t, u });
+            expertDown(gpu, rec, { tok, runs, expert: e, ...at, u, w2: w2.t, weight: rowWeight, out });
+          });
+          for (const t of rows[e] ?? []) {
+            const y = ref.expert(x.subarray(t * hidden, (t + 1) * hidden), hidden, inter, w1.v, w3.v, w2.v);
+            for (let c = 0; c < hidden; c++) want[t * hidden + c] += w[t] * y[c];
+          }
+        }
+        expect(maxAbsDiff(await readF32(gpu, out, n * hidden), want)).toBeLessThan(1e-4);
+      });
+
+  it('moePlan groups k = 3 choices per token by expert, in token order', async () => {
+    const gpu = await testGpu();
+    const [n, k, E] = [5, 3, 7];
+    const idx = [4, 0, 6, 0, 4, 2, 6, 5, 0, 1, 4, 0, 2, 3, 6];
+    const w = randn(n * k, 9);
+    const out = { tok: gpu.buffer(n * k * 4, 'tok'), rowWeight: gpu.buffer(n * k * 4, 'rw'), runs: gpu.buffer(2 * E * 4, 'runs'), args: gpu.buffer(6 * E * 4, 'args', INDIRECT_STORAGE) };
+    await run(gpu, (rec) => moePlan(gpu, rec, { idx: gpu.upload(new Uint32Array(idx), 'idx'), weight: gpu.upload(w, 'w'), n, k, experts: E, inter: 10, hidden: 70, ...out }));
+    // The CPU's grouping, written out: rows r with idx[r] == e, for e = 0 … E-1.
+    const order = Array.from({ length: E }, (_, e) => idx.flatMap((v, r) => (v === e ? [r] : []))).flat();
+    expect(Array.from(await readU32(gpu, out.tok, n * k))).toEqual(order.map((r) => Math.floor(r / k)));
+    expect(Array.from(await readF32(gpu, out.rowWeight, n * k))).toEqual(order.map((r) => w[r]));
+  });
 });
 
 describe('argmax', () => {

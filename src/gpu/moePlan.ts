@@ -1,0 +1,24 @@
+import { type Gpu, type Recorder } from './gpu';
+import { Params } from './params';
+
+/** Routed rows grouped by expert on the GPU, with each expert's run and indirect dispatch sizes. */
+export function moePlan(
+  gpu: Gpu,
+  rec: Recorder,
+  a: {
+    idx: GPUBuffer; // [n, k] u32
+    weight: GPUBuffer; // [n, k]
+    n: number;
+    k: number;
+    experts: number;
+    inter: number;
+    hidden: number;
+    tok: GPUBuffer; // out [n·k] u32
+    rowWeight: GPUBuffer; // out [n·k]
+    runs: GPUBuffer; // out [E, 2] u32
+    args: GPUBuffer; // out [E, 2, 3] u32, INDIRECT usage
+  },
+): void {
+  const params = new Params().u32(a.n).u32(a.k).u32(a.experts).u32(a.inter).u32(a.hidden);
+  rec.dispatch(gpu.pipeline('moePlan'), params, [a.idx, a.weight, a.tok, a.rowWeight, a.runs, a.args], 1);
+}
