@@ -400,8 +400,9 @@ export class Model {
   private predictNext(rec: Recorder, layer: number, n: number): Promise<ArrayBuffer> {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
-    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.predictLogits });
-    router(gpu, rec, { z: ws.predictLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.predictWeight });
+    // The routing copies are already recorded, so the router's buffers can be reused (all but the ids).
+    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.routeWeight });
     return rec.read(ws.predictIdx, 0, n * k * 4);
   }
 

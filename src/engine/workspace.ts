@@ -18,8 +18,6 @@ export class Workspace {
   readonly routeIdx: GPUBuffer; // [tokens, k] u32
   readonly routeWeight: GPUBuffer; // [tokens, k]
   readonly predictIdx: GPUBuffer; // [tokens, k] u32 experts predicted for prefetch
-  readonly predictLogits: GPUBuffer; // [tokens, E]
-  readonly predictWeight: GPUBuffer; // [tokens, k]
   readonly planTok: GPUBuffer; // [tokens·k] u32 token of each routed row, grouped by expert
   readonly planWeight: GPUBuffer; // [tokens·k]
   readonly runs: GPUBuffer; // [E, 2] u32 first plan row and row count of each expert
@@ -70,8 +68,6 @@ export class Workspace {
     this.routeIdx = f(tokens * k, 'route idx');
     this.routeWeight = f(tokens * k, 'route weight');
     this.predictIdx = f(tokens * k, 'predicted experts');
-    this.predictLogits = f(tokens * Math.max(c.numExperts, 1), 'predicted router logits');
-    this.predictWeight = f(tokens * k, 'predicted weights');
     this.planTok = f(tokens * k, 'plan tok');
     this.planWeight = f(tokens * k, 'plan weight');
     this.runs = f(2 * c.numExperts, 'expert runs');

@@ -66,10 +66,6 @@ export class ExpertCache {
     );
   }
 
-  /** Bytes of GPU memory the slots take. */
-  get residentBytes(): number {
-    return this.layers.flat().reduce((s, slot) => s + [slot.weights.w1, slot.weights.w3, slot.weights.w2].reduce((a, t) => a + t.parts[0].buffer.size, 0), 0);
-  }
 
   /**
    * Makes `experts` (at most slotsPerLayer of them) of `layer` resident and returns their weights, in the
