@@ -166,3 +166,17 @@ describe('model sources and device loss', () => {
     await engine.unload();
   });
 });
+
+describe('chat templates', () => {
+  for (const [where, files] of [
+    ['a list of named templates', { 'tokenizer_config.json': JSON.stringify({ chat_template: [{ name: 'tools', template: 'wrong' }, { name: 'default', template: '<s>{{ messages[0].content }}</think>' }] }) }],
+    ['chat_template.jinja', { 'chat_template.jinja': '<s>{{ messages[0].content }}</think>' }],
+  ] as const)
+    it(`are read from ${where}`, async () => {
+      const engine = await createEngine({ model: memorySource('scripted', { ...makeScriptedModel(), ...files }), worker: false });
+      expect(engine.info.hasChatTemplate).toBe(true);
+      // '<s>' 'Hello' '</think>': the template's text, tokenized without adding BOS again.
+      expect(await engine.chatPrompt({ messages: [{ role: 'user', content: 'Hello' }] })).toEqual([1, 10, 6]);
+      await engine.unload();
+    });
+});

@@ -60,6 +60,19 @@ async function readJson(source: ModelSource, file: string): Promise<Record<strin
   }
 }
 
+/**
+ * tokenizer_config.json's chat_template: a string, or a list of named templates (the 'default' one);
+ * newer folders keep it in chat_template.jinja instead.
+ */
+function chatTemplateOf(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const named = v.find((t) => t?.name === 'default') ?? v[0];
+    return typeof named?.template === 'string' ? named.template : null;
+  }
+  return null;
+}
+
 export class EngineCore {
   private model: Model | null = null;
   /** What is loaded, or null. */
@@ -115,7 +128,7 @@ export class EngineCore {
       cb.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });
       this.tokenizer = await loadTokenizer(source);
       const tc = (await readJson(source, 'tokenizer_config.json')) ?? {};
-      this.template = typeof tc.chat_template === 'string' ? tc.chat_template : null;
+      this.template = chatTemplateOf(tc.chat_template) ?? (await source.readText('chat_template.jinja'));
       const tokenText = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v && 'content' in v ? String((v as { content: unknown }).content) : undefined);
       this.special = { bos: tokenText(tc.bos_token), eos: tokenText(tc.eos_token) };
       this.generationConfig = (await readJson(source, 'generation_config.json')) ?? {};
