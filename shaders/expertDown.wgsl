@@ -22,13 +22,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
   if (c >= p.hidden || r0 >= count) { return; }
-  let nr = min(TT, count - r0);
-  var acc = array<f32, TT>(0.0, 0.0, 0.0, 0.0);
+  // Four rows' accumulators in a vec4 (a dynamically indexed array would spill); rows past the end
+  // repeat the last one and are not written.
+  let last = count - 1u;
+  let ub = vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter;
+  var acc = vec4f(0.0);
   for (var i = 0u; i < p.inter; i++) {
     let wi = c * p.inter + i;
-    let wv = unpackW(w2[wordOf(wi)], wi);
-    for (var r = 0u; r < nr; r++) { acc[r] += wv * u[(r0 + r) * p.inter + i]; }
+    acc += unpackW(w2[wordOf(wi)], wi) * vec4f(u[ub.x + i], u[ub.y + i], u[ub.z + i], u[ub.w + i]);
   }
+  let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {
     let row = tok0 + r0 + r;
     let o = tok[row] * p.hidden + c;

@@ -21,22 +21,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
   if (i >= p.inter || r0 >= count) { return; }
-  let nr = min(TT, count - r0);
-  var xb: array<u32, TT>;
-  for (var r = 0u; r < nr; r++) { xb[r] = tok[tok0 + r0 + r] * p.hidden; }
-  var a = array<f32, TT>(0.0, 0.0, 0.0, 0.0);
-  var b = array<f32, TT>(0.0, 0.0, 0.0, 0.0);
+  // Four rows' accumulators in vec4s (a dynamically indexed array would spill); rows past the end
+  // repeat the last one and are not written.
+  let last = tok0 + count - 1u;
+  let xb = vec4u(tok[tok0 + r0], tok[min(tok0 + r0 + 1u, last)], tok[min(tok0 + r0 + 2u, last)], tok[min(tok0 + r0 + 3u, last)]) * p.hidden;
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
   for (var c = 0u; c < p.hidden; c++) {
     let wi = i * p.hidden + c;
-    let g = unpackW(w1[wordOf(wi)], wi);
-    let up = unpackW(w3[wordOf(wi)], wi);
-    for (var r = 0u; r < nr; r++) {
-      let xv = x[xb[r] + c];
-      a[r] += g * xv;
-      b[r] += up * xv;
-    }
+    let xv = vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]);
+    a += unpackW(w1[wordOf(wi)], wi) * xv;
+    b += unpackW(w3[wordOf(wi)], wi) * xv;
   }
-  for (var r = 0u; r < nr; r++) {
-    u[(r0 + r) * p.inter + i] = a[r] / (1.0 + exp(-a[r])) * b[r];
-  }
+  let h = a / (1.0 + exp(-a)) * b;
+  let nr = min(TT, count - r0);
+  for (var r = 0u; r < nr; r++) { u[(r0 + r) * p.inter + i] = h[r]; }
 }

@@ -17,19 +17,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let r = gid.x;
   let t0 = gid.y * TT;
   if (r >= p.rows || t0 >= p.n) { return; }
-  let nt = min(TT, p.n - t0);
-  var acc = array<f32, TT>(0.0, 0.0, 0.0, 0.0);
-  let xb = (p.x0 + t0) * p.k;
+  // The TT tokens' accumulators live in one vec4 (a dynamically indexed array would spill to memory);
+  // tokens past the end read the last row and are not written.
+  let last = p.n - 1u;
+  let xb = vec4u(p.x0 + t0, p.x0 + min(t0 + 1u, last), p.x0 + min(t0 + 2u, last), p.x0 + min(t0 + 3u, last)) * p.k;
+  var acc = vec4f(0.0);
   for (var c = 0u; c < p.k; c++) {
     let i = r * p.k + c;
     let wv = unpackW(w[wordOf(i)], i);
-    for (var t = 0u; t < nt; t++) {
-      acc[t] += wv * x[xb + t * p.k + c];
-    }
+    acc += wv * vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]);
   }
-  for (var t = 0u; t < nt; t++) {
-    var v = acc[t];
-    if (ACT == 1u) { v = v / (1.0 + exp(-v)); }
-    y[(t0 + t) * p.yStride + p.yCol0 + r] = v;
-  }
+  if (ACT == 1u) { acc = acc / (1.0 + exp(-acc)); }
+  let nt = min(TT, p.n - t0);
+  for (var t = 0u; t < nt; t++) { y[(t0 + t) * p.yStride + p.yCol0 + r] = acc[t]; }
 }
