@@ -8,20 +8,15 @@ import type { ModelConfig } from '../model/config';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 import { downloadModel, openStoredCheckpoint, readStoredText } from '../store/modelStore';
 import { directorySource, filesSource } from '../model/localSource';
-import { fetchSource, type ModelSource } from '../model/source';
+import { fetchSource, readJson, type ModelSource } from '../model/source';
 import { generate, type GenerateChunk, type GenerateRequest, type GenerateResult } from './generation';
 import { Model, type ModelOptions } from './model';
+import type { LoadProgress } from './weights';
+
+export type { LoadProgress };
 
 /** Where a model comes from: a folder URL, a folder the user picked, or any ModelSource. */
 export type ModelSpec = string | FileSystemDirectoryHandle | File[] | ModelSource;
-
-export interface LoadProgress {
-  phase: 'fetch' | 'store' | 'upload' | 'compile';
-  loaded: number;
-  total: number;
-  /** The file or tensor being worked on. */
-  item?: string;
-}
 
 export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {
   /**
@@ -50,15 +45,6 @@ function toSource(spec: ModelSpec): ModelSource {
   return directorySource(spec as FileSystemDirectoryHandle);
 }
 
-async function readJson(source: ModelSource, file: string): Promise<Record<string, unknown> | null> {
-  const text = await source.readText(file);
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
-  }
-}
 
 /**
  * tokenizer_config.json's chat_template: a string, or a list of named templates (the 'default' one);
@@ -120,18 +106,18 @@ export class EngineCore {
     try {
       const model = await Model.fromCheckpoint(ckpt, device, {
         ...modelOpts,
-        onProgress: (p) => cb.onProgress?.({ phase: 'upload', loaded: p.loaded, total: p.total, item: p.tensor }),
+        onProgress: cb.onProgress,
       });
       cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
       await model.nextToken([0]); // compiles every pipeline a decode step uses
       model.reset();
       cb.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });
       this.tokenizer = await loadTokenizer(source);
-      const tc = (await readJson(source, 'tokenizer_config.json')) ?? {};
+      const tc = ((await readJson(source, 'tokenizer_config.json')) ?? {}) as Record<string, unknown>;
       this.template = chatTemplateOf(tc.chat_template) ?? (await source.readText('chat_template.jinja'));
       const tokenText = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'object' && v && 'content' in v ? String((v as { content: unknown }).content) : undefined);
       this.special = { bos: tokenText(tc.bos_token), eos: tokenText(tc.eos_token) };
-      this.generationConfig = (await readJson(source, 'generation_config.json')) ?? {};
+      this.generationConfig = ((await readJson(source, 'generation_config.json')) ?? {}) as Record<string, unknown>;
       this.eosIds = [this.generationConfig.eos_token_id ?? []].flat().filter((v): v is number => Number.isInteger(v));
       this.model = model;
       this.device = device;

@@ -27,11 +27,13 @@ export interface ModelWeights {
   layers: LayerWeights[];
 }
 
+/** Progress of a model load; the GPU upload reports 'upload', the engine around it the other phases. */
 export interface LoadProgress {
-  phase: 'upload';
+  phase: 'fetch' | 'store' | 'upload' | 'compile';
   loaded: number;
   total: number;
-  tensor: string;
+  /** The file or tensor being worked on. */
+  item?: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function uploadWeights(
     const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as WeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
     uploaded.push(t);
     loaded += info.byteLength;
-    opts.onProgress?.({ phase: 'upload', loaded, total, tensor: name });
+    opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
     return t;
   };
   try {

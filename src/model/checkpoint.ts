@@ -1,7 +1,7 @@
 /** A validated checkpoint: its config, the index of its tensors, and reads of tensor bytes. */
 import { parseConfig, type ModelConfig } from './config';
 import { indexCheckpoint, type TensorInfo } from './safetensors';
-import type { ModelSource, RandomAccessFile } from './source';
+import { readJson, type ModelSource, type RandomAccessFile } from './source';
 import { checkTensors } from './weights';
 
 export interface Checkpoint {
@@ -14,14 +14,8 @@ export interface Checkpoint {
 
 /** Reads config.json, indexes and checks the safetensors of `source`; nothing large is read yet. */
 export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
-  const text = await source.readText('config.json');
-  if (text === null) throw new Error(`${source.name}: no config.json`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source.name}/config.json: not valid JSON (${(e as Error).message})`);
-  }
+  const json = await readJson(source, 'config.json');
+  if (json === null) throw new Error(`${source.name}: no config.json`);
   const config = parseConfig(json, `${source.name}/config.json`);
   const tensors = await indexCheckpoint(source);
   checkTensors(config, tensors);

@@ -110,3 +110,14 @@ export function fetchSource(baseUrl: string, init?: { signal?: AbortSignal; fetc
     },
   };
 }
+
+/** A JSON file of the source, parsed; null when it is missing, an error naming it when it is not JSON. */
+export async function readJson(source: ModelSource, file: string): Promise<unknown> {
+  const text = await source.readText(file);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
+  }
+}

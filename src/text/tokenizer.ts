@@ -1,6 +1,6 @@
 /** Text ↔ token ids from a model folder's tokenizer.json (Hugging Face format), via @huggingface/tokenizers. */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import type { ModelSource } from '../model/source';
+import { readJson, type ModelSource } from '../model/source';
 
 export interface Tokenizer {
   /** Token ids of `text`, with the special tokens the post-processor adds (e.g. BOS) unless told not to. */
@@ -9,28 +9,22 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
 }
 
-async function readJson(source: ModelSource, file: string): Promise<object | null> {
-  const text = await source.readText(file);
-  if (text === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source.name}/${file}: not a JSON object`);
-  return json;
+/** A JSON object file of the source, or null when it is missing. */
+async function readObject(source: ModelSource, file: string): Promise<object | null> {
+  const json = await readJson(source, file);
+  if (json !== null && (typeof json !== 'object' || Array.isArray(json))) throw new Error(`${source.name}/${file}: not a JSON object`);
+  return json as object | null;
 }
 
 const KEPT_TAGS = new Set(['<think>', '</think>', '<tool_calls>', '</tool_calls>']);
 
 /** null when the folder has no tokenizer.json. */
 export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | null> {
-  const json = await readJson(source, 'tokenizer.json');
+  const json = await readObject(source, 'tokenizer.json');
   if (json === null) return null;
   // tokenizer_config.json carries decode settings such as clean_up_tokenization_spaces: without it the
   // library cleans up spaces before punctuation, which does not round-trip SentencePiece-style vocabularies.
-  const config = (await readJson(source, 'tokenizer_config.json')) ?? {};
+  const config = (await readObject(source, 'tokenizer_config.json')) ?? {};
   let tok: HfTokenizer;
   try {
     tok = new HfTokenizer(json, config);
