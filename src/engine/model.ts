@@ -151,7 +151,8 @@ export class Model {
       rec = await this.layers(part);
       n = part.length;
     }
-    this.head(rec!, 1, n - 1);
+    this.finalNorm(rec!, n);
+    this.lmHead(rec!, 1, n - 1);
     argmax(this.gpu, rec!, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out: this.ws.token });
     const p = rec!.read(this.ws.token, 0, 4);
     rec!.submit();
@@ -421,11 +422,14 @@ export class Model {
     p.then((b) => this.experts!.prefetch(layer, [...new Set(new Uint32Array(b))])).catch(() => {}); // only a hint
   }
 
-  /** Final norm and lm_head for `rows` rows of ws.x from `row0`, into ws.logits. */
-  private head(rec: Recorder, rows: number, row0: number): void {
-    const { gpu, ws, config: c } = this;
-    rmsnorm(gpu, rec, { x: ws.x, n: row0 + rows, w: this.weights.norm, eps: c.rmsNormEps, y: ws.h });
-    matmul(gpu, rec, { x: ws.h, x0: row0, n: rows, w: this.weights.lmHead, y: ws.logits });
+  /** Final norm of the first n rows of ws.x into ws.h. */
+  private finalNorm(rec: Recorder, n: number): void {
+    rmsnorm(this.gpu, rec, { x: this.ws.x, n, w: this.weights.norm, eps: this.config.rmsNormEps, y: this.ws.h });
+  }
+
+  /** lm_head on `rows` normed rows of ws.h from `row0`, into ws.logits. */
+  private lmHead(rec: Recorder, rows: number, row0: number): void {
+    matmul(this.gpu, rec, { x: this.ws.h, x0: row0, n: rows, w: this.weights.lmHead, y: this.ws.logits });
   }
 
   /** Logits of `rows` rows from `row0`, read back in batches that fit the logits buffer. */
@@ -433,9 +437,10 @@ export class Model {
     const V = this.config.vocabSize;
     const out = new Float32Array(rows * V);
     const batch = this.ws.logitsFor(rows, rec);
+    this.finalNorm(rec, row0 + rows);
     for (let r = 0; r < rows; r += batch) {
       const m = Math.min(batch, rows - r);
-      this.head(rec, m, row0 + r);
+      this.lmHead(rec, m, row0 + r);
       const p = rec.read(this.ws.logits, 0, m * V * 4);
       rec.submit();
       out.set(new Float32Array(await p), r * V);
