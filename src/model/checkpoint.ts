@@ -1,7 +1,7 @@
 /** A validated checkpoint: its config, the index of its tensors, and reads of tensor bytes. */
-import { parseConfig, type ModelConfig } from './config';
+import { ConfigError, parseConfig, type ModelConfig } from './config';
 import { indexCheckpoint, type TensorInfo } from './safetensors';
-import { readJson, type ModelSource, type RandomAccessFile } from './source';
+import { joinPath, readJson, type ModelSource, type RandomAccessFile } from './source';
 import { checkTensors } from './weights';
 
 export interface Checkpoint {
@@ -15,8 +15,8 @@ export interface Checkpoint {
 /** Reads config.json, indexes and checks the safetensors of `source`; nothing large is read yet. */
 export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
   const json = await readJson(source, 'config.json');
-  if (json === null) throw new Error(`${source.name}: no config.json`);
-  const config = parseConfig(json, `${source.name}/config.json`);
+  if (json === null) throw new ConfigError(joinPath(source.name, 'config.json'), '', `not found: is ${source.name} a model folder?`);
+  const config = parseConfig(json, joinPath(source.name, 'config.json'));
   const tensors = await indexCheckpoint(source);
   checkTensors(config, tensors);
   const files = new Map<string, Promise<RandomAccessFile>>();

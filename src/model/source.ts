@@ -82,7 +82,10 @@ export function fetchSource(baseUrl: string, init?: { signal?: AbortSignal; fetc
       if (init?.signal?.aborted) throw e;
       throw new Error(`GET ${url} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    if (res.status === 404) return null;
+    if (res.status === 404 || isHtmlFallback(res, path)) {
+      await res.body?.cancel();
+      return null;
+    }
     if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`);
     return new Uint8Array(await res.arrayBuffer());
   };
@@ -111,6 +114,19 @@ export function fetchSource(baseUrl: string, init?: { signal?: AbortSignal; fetc
   };
 }
 
+/** `file` inside a source named `base` (a folder path or URL, with or without its trailing slash), for messages. */
+export function joinPath(base: string, file: string): string {
+  return base.endsWith('/') ? base + file : `${base}/${file}`;
+}
+
+/**
+ * A single-page app's server (Vite's default `appType: 'spa'`, most static hosts with a fallback) answers
+ * a missing file with 200 and its index.html: a model file that comes back as HTML is not there.
+ */
+export function isHtmlFallback(res: Response, path: string): boolean {
+  return res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(path);
+}
+
 /** A JSON file of the source, parsed; null when it is missing, an error naming it when it is not JSON. */
 export async function readJson(source: ModelSource, file: string): Promise<unknown> {
   const text = await source.readText(file);
@@ -118,6 +134,6 @@ export async function readJson(source: ModelSource, file: string): Promise<unkno
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source.name}/${file}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`${joinPath(source.name, file)}: not valid JSON (${(e as Error).message})`);
   }
 }

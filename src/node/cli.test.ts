@@ -99,6 +99,15 @@ describe('sampling, stops and streamed experts', () => {
   });
 });
 
+test('--model default is the embedded default model, the same as the folder npm ci writes', () => {
+  const args = ['--prompt', 'Once upon a time', '--max-tokens', '6', '--temperature', '0', '--json'];
+  const embedded = lightmoe('generate', '--model', 'default', ...args);
+  expect(embedded.code).toBe(0);
+  const folder = lightmoe('generate', '--model', path.join(root, 'public/models/default'), ...args);
+  expect(JSON.parse(embedded.stdout).ids).toEqual(JSON.parse(folder.stdout).ids);
+  expect(JSON.parse(embedded.stdout).ids).toHaveLength(6);
+});
+
 describe('bad input: one line on stderr, no stack trace', () => {
   test('missing --model → usage error, exit 2', () => {
     const r = lightmoe('generate', '--ids', '1,2');
@@ -110,7 +119,7 @@ describe('bad input: one line on stderr, no stack trace', () => {
   test('a folder without config.json → exit 1', () => {
     const r = lightmoe('logits', '--model', tmp, '--ids', '1,2', '--out', path.join(tmp, 'x.bin'));
     expect(r.code).toBe(1);
-    expect(cliErrors(r)).toEqual([`lightmoe: ${tmp}: no config.json`]);
+    expect(cliErrors(r)).toEqual([`lightmoe: ${tmp}/config.json: not found: is ${tmp} a model folder?`]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 

@@ -1,6 +1,6 @@
 /** Text ↔ token ids from a model folder's tokenizer.json (Hugging Face format), via @huggingface/tokenizers. */
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { readJson, type ModelSource } from '../model/source';
+import { joinPath, readJson, type ModelSource } from '../model/source';
 
 export interface Tokenizer {
   /** Token ids of `text`, with the special tokens the post-processor adds (e.g. BOS) unless told not to. */
@@ -12,7 +12,7 @@ export interface Tokenizer {
 /** A JSON object file of the source, or null when it is missing. */
 async function readObject(source: ModelSource, file: string): Promise<object | null> {
   const json = await readJson(source, file);
-  if (json !== null && (typeof json !== 'object' || Array.isArray(json))) throw new Error(`${source.name}/${file}: not a JSON object`);
+  if (json !== null && (typeof json !== 'object' || Array.isArray(json))) throw new Error(`${joinPath(source.name, file)}: not a JSON object`);
   return json as object | null;
 }
 
@@ -29,7 +29,7 @@ export async function loadTokenizer(source: ModelSource): Promise<Tokenizer | nu
   try {
     tok = new HfTokenizer(json, config);
   } catch (e) {
-    throw new Error(`${source.name}/tokenizer.json: unsupported tokenizer (${(e as Error).message})`, { cause: e });
+    throw new Error(`${joinPath(source.name, 'tokenizer.json')}: unsupported tokenizer (${(e as Error).message})`, { cause: e });
   }
   // Special tokens are left out of decoded text, except the tags the engine reads in the text: a
   // tokenizer may mark <think> or <tool_calls> special, and hiding them would hide reasoning and calls.
