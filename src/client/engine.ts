@@ -4,11 +4,13 @@
  * (Node, or apps that manage their own workers).
  */
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
-import { EngineCore, type LoadOptions, type LoadProgress, type ModelInfo, type ModelSpec } from '../engine/core';
+import type { EngineCore, LoadOptions, LoadProgress, ModelInfo, ModelSpec } from '../engine/core';
 import type { GenerateChunk, GenerateRequest, GenerateResult } from '../engine/generation';
-import { abortError } from '../engine/generation';
+import { abortError } from '../engine/abort';
 import { requestGpuDevice } from '../gpu/device';
+import { sendErrorsWithTheirClass } from './errors';
 import { ChatCompletions } from './openai';
+import { startEngineWorker } from './workerStart';
 
 export interface EngineOptions extends LoadOptions {
   model: ModelSpec;
@@ -27,8 +29,11 @@ export interface GenerateOptions extends Omit<GenerateRequest, 'prompt'> {
   onToken?: (c: GenerateChunk) => void;
 }
 
-/** An async iterator of chunks that also carries the final result. */
-export interface Generation extends AsyncIterable<GenerateChunk> {
+/**
+ * A generation in progress: `for await` its chunks as they come, or `await` it (or its `result`) for the
+ * whole result.
+ */
+export interface Generation extends AsyncIterable<GenerateChunk>, PromiseLike<GenerateResult> {
   readonly result: Promise<GenerateResult>;
 }
 
@@ -67,6 +72,7 @@ export class Engine {
     }).catch(() => {});
     return {
       result,
+      then: (onResolved, onRejected) => result.then(onResolved, onRejected),
       async *[Symbol.asyncIterator]() {
         for (;;) {
           while (queue.length) yield queue.shift()!;
@@ -105,7 +111,7 @@ export class Engine {
 
   /** @internal */
   async run(req: GenerateRequest, onChunk: (c: GenerateChunk) => void, signal?: AbortSignal): Promise<GenerateResult> {
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError('generation');
     const id = this.nextId++;
     const onAbort = () => void this.core.abort(id);
     signal?.addEventListener('abort', onAbort);
@@ -113,7 +119,7 @@ export class Engine {
       return await this.core.generate(id, req, this.worker ? proxy(onChunk) : onChunk);
     } catch (e) {
       // An abort crosses the worker boundary as a plain error: give callers a real AbortError.
-      if (signal?.aborted) throw abortError();
+      if (signal?.aborted) throw abortError('generation');
       throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -128,24 +134,28 @@ export class Engine {
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { model, worker = typeof Worker !== 'undefined', device, onProgress, onDeviceLost, signal, ...load } = opts;
-  if (signal?.aborted) throw abortError();
+  if (signal?.aborted) throw abortError('load');
   let w: Worker | null = null;
   let core: Core;
+  let failed: Promise<never> = new Promise(() => {});
   if (worker) {
-    w = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'lightmoe' });
+    sendErrorsWithTheirClass();
+    ({ worker: w, failed } = startEngineWorker());
     core = wrap<EngineCore>(w);
   } else {
+    // Loaded only here, so that the page's bundle in worker mode holds the client alone.
+    const { EngineCore } = await import('../engine/core');
     core = new EngineCore(device ?? (() => requestGpuDevice()));
   }
   const wrapFn = <F extends (...a: never[]) => unknown>(f?: F) => (f && w ? proxy(f) : f);
   const abort = new Promise<never>((_, reject) =>
     signal?.addEventListener('abort', () => {
       void core.abortLoad();
-      reject(abortError());
+      reject(abortError('load'));
     }),
   );
   try {
-    const info = await Promise.race([core.load(model, load, wrapFn(onProgress), wrapFn(onDeviceLost)), abort]);
+    const info = await Promise.race([core.load(model, load, wrapFn(onProgress), wrapFn(onDeviceLost)), abort, failed]);
     return new Engine(core, info, w);
   } catch (e) {
     // An aborted or failed load frees what it held: the worker (with its device) goes away.

@@ -3,6 +3,7 @@
  * with usage. Greedy decoding samples on the GPU (one id read back per token); any other sampling reads
  * the logits row back and samples on the CPU.
  */
+import { abortError } from './abort';
 import { StreamingDetokenizer } from '../text/detokenizer';
 import { resolveSampling, Sampler, type SamplingOptions } from '../text/sampler';
 import { partialStopLength, StopMatcher } from '../text/stopStrings';
@@ -67,9 +68,6 @@ export interface GenerationContext {
   eosIds: number[];
 }
 
-export function abortError(): Error {
-  return new DOMException('The generation was aborted.', 'AbortError');
-}
 
 export async function generate(
   ctx: GenerationContext,
