@@ -28,7 +28,7 @@ test('a reloaded page loads the model from IndexedDB: no weight bytes over the n
   await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
   const second = (await net.total()) - first;
   console.log(`first load ${first} weight bytes over the network, second ${second}`);
-  expect(second).toBeLessThan(64 * 1024); // the safetensors header at most
+  expect(second).toBe(0);
   await page.click('#go');
   await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
   // The page lists what is stored, with its size, and deletes it.
@@ -37,6 +37,23 @@ test('a reloaded page loads the model from IndexedDB: no weight bytes over the n
   await expect(entry).toContainText('26.8 of 26.8 MiB');
   await entry.getByRole('button', { name: 'Delete' }).click();
   await expect(entry).toHaveCount(0);
+});
+
+test('a stored model loads with its server gone (offline), and generates', async ({ page, context }) => {
+  await loadInDemo(page);
+  // Every request for the model folder now fails as it would offline; the page itself stays served.
+  const asked: string[] = [];
+  await context.route(`**${MODEL}**`, (route) => {
+    asked.push(route.request().url());
+    return route.abort('internetdisconnected');
+  });
+  await page.reload();
+  await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
+  expect(asked).toEqual([]); // not even config.json or the safetensors header
+  await page.fill('#max', '8');
+  await page.click('#go');
+  await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
+  expect((await page.getByTestId('ids').textContent())!.trim().split(' ')).toHaveLength(8);
 });
 
 test('an aborted download resumes without fetching again what is stored', async ({ page, context }) => {

@@ -6,7 +6,7 @@ import { applyChatTemplate, type ChatMessage, type ToolDef } from '../text/chatT
 import { loadTokenizer, type Tokenizer } from '../text/tokenizer';
 import type { ModelConfig } from '../model/config';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
-import { downloadModel, openStoredCheckpoint, readStoredText } from '../store/modelStore';
+import { downloadModel, openStoredCheckpoint, readStoredText, storedModel } from '../store/modelStore';
 import { directorySource, filesSource } from '../model/localSource';
 import { fetchSource, readJson, type ModelSource } from '../model/source';
 import { generate, type GenerateChunk, type GenerateRequest, type GenerateResult } from './generation';
@@ -27,6 +27,9 @@ export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {
 }
 
 export interface ModelInfo {
+  /** The model's short name: its folder's name (what `model` says in chat completions). */
+  id: string;
+  /** Where it was loaded from: a URL, a folder path, … */
   name: string;
   config: ModelConfig;
   hasTokenizer: boolean;
@@ -59,6 +62,17 @@ function chatTemplateOf(v: unknown): string | null {
   return null;
 }
 
+/** The last segment of a folder path or URL: `https://host/models/stories260k/` → `stories260k`. */
+function folderName(name: string): string {
+  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(name) ? new URL(name).pathname : name;
+  const last = path.split(/[\\/]/).filter(Boolean).pop() ?? name;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 export class EngineCore {
   private model: Model | null = null;
   /** What is loaded, or null. */
@@ -81,21 +95,32 @@ export class EngineCore {
     await this.unload();
     const { cache, ...modelOpts } = opts;
     const ctl = (this.loading = new AbortController());
-    let source = toSource(spec);
-    let ckpt: Checkpoint;
-    if (typeof spec === 'string' && cache !== false && typeof indexedDB !== 'undefined') {
-      const id = new URL(spec.endsWith('/') ? spec : spec + '/', globalThis.location?.href).href;
-      await downloadModel(id, {
-        signal: ctl.signal,
-        onProgress: (p) => cb.onProgress?.({ phase: p.phase, loaded: p.bytes, total: p.total, item: p.file }),
-      });
-      ckpt = await openStoredCheckpoint(id);
-      source = { name: id, open: async () => null, readText: (file) => readStoredText(id, file) };
-    } else {
-      ckpt = await openCheckpoint(source);
-    }
-    if (ctl.signal.aborted) throw ctl.signal.reason;
+    // The device first: a browser without WebGPU (or a page that is not a secure context) is told so
+    // before anything is downloaded.
     const device = await this.getDevice();
+    let source: ModelSource;
+    let ckpt: Checkpoint;
+    try {
+      source = toSource(spec);
+      if (typeof spec === 'string' && cache !== false && typeof indexedDB !== 'undefined') {
+        const id = new URL(spec.endsWith('/') ? spec : spec + '/', globalThis.location?.href).href;
+        // A model stored whole loads from IndexedDB alone, so it loads offline; deleteModel(id) fetches it anew.
+        if (!(await storedModel(id))?.complete) {
+          await downloadModel(id, {
+            signal: ctl.signal,
+            onProgress: (p) => cb.onProgress?.({ phase: p.phase, loaded: p.bytes, total: p.total, item: p.file }),
+          });
+        }
+        ckpt = await openStoredCheckpoint(id);
+        source = { name: id, open: async () => null, readText: (file) => readStoredText(id, file) };
+      } else {
+        ckpt = await openCheckpoint(source);
+      }
+      if (ctl.signal.aborted) throw ctl.signal.reason;
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
     device.lost.then((info) => {
       if (this.device === device) {
         this.model = null;
@@ -121,7 +146,7 @@ export class EngineCore {
       this.eosIds = [this.generationConfig.eos_token_id ?? []].flat().filter((v): v is number => Number.isInteger(v));
       this.model = model;
       this.device = device;
-      this.info = { name: source.name, config: ckpt.config, hasTokenizer: !!this.tokenizer, hasChatTemplate: !!this.template };
+      this.info = { id: folderName(source.name), name: source.name, config: ckpt.config, hasTokenizer: !!this.tokenizer, hasChatTemplate: !!this.template };
       return this.info;
     } catch (e) {
       device.destroy();

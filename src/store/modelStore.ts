@@ -17,6 +17,13 @@ export async function listModels(): Promise<StoredModelInfo[]> {
   return out;
 }
 
+/** What is stored of one model; null when nothing is. */
+export async function storedModel(id: string): Promise<StoredModelInfo | null> {
+  checkId(id);
+  const m = await get<Manifest>(manifestKey(id), store);
+  return m ? modelInfo(m, await doneMarks(id)) : null;
+}
+
 /** Removes a model's manifest, files and records in one transaction; a model that is not stored is no error. */
 export async function deleteModel(id: string): Promise<void> {
   checkId(id);
