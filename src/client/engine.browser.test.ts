@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { sharedJson, sharedUrl } from '../engine/fixtures';
 import { makeScriptedModel } from '../engine/testing/scriptedModel';
-import { makeDefaultModel } from '../model/defaultModel';
+import { DEFAULT_CONFIG, makeDefaultModel } from '../model/defaultModel';
 import { maxAbsDiff } from '../gpu/testing';
 import { memorySource } from '../model/source';
+import { ConfigError } from '../model/config';
+import { CheckpointError } from '../model/safetensors';
 import { createEngine, type Engine } from './engine';
+
+
 
 const stories = sharedUrl('models/stories260k/');
 
@@ -84,8 +88,32 @@ describe('createEngine in the calling thread', () => {
   });
 
   it('a bad model folder is reported, and a good one loads after it', async () => {
-    await expect(createEngine({ model: sharedUrl('models/nowhere/') })).rejects.toThrow(/no config\.json/);
+    await expect(createEngine({ model: sharedUrl('models/nowhere/') })).rejects.toThrow(/models\/nowhere\/config\.json: not found/);
     const engine = await createEngine({ model: stories });
+    await engine.unload();
+  });
+
+  it('errors keep their class and fields across the worker', async () => {
+    const bad = memorySource('bad', { 'config.json': JSON.stringify({ ...DEFAULT_CONFIG, num_hidden_layers: -1 }) });
+    for (const worker of [true, false]) {
+      const e = await createEngine({ model: worker ? sharedUrl('models/nowhere/') : bad, worker }).catch((x) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e.file).toMatch(/config\.json$/);
+    }
+    // A checkpoint error from inside the worker: its tensor named, its class kept.
+    const bytes = await (await fetch(sharedUrl('models/stories260k/model.safetensors'))).arrayBuffer();
+    const files = ['config.json', 'tokenizer.json'].map(async (f) => new File([await (await fetch(sharedUrl(`models/stories260k/${f}`))).arrayBuffer()], f));
+    const truncated = [...(await Promise.all(files)), new File([bytes.slice(0, bytes.byteLength - 100)], 'model.safetensors')];
+    const e = await createEngine({ model: truncated }).catch((x) => x);
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.file).toBe('model.safetensors');
+  });
+
+  it('await engine.generate(...) gives the result', async () => {
+    const engine = await createEngine({ model: stories });
+    const r = await engine.generate('Once upon a time', { maxTokens: 4, sampling: { temperature: 0 } });
+    expect(r.ids).toHaveLength(4);
+    expect(r.finishReason).toBe('length');
     await engine.unload();
   });
 });
@@ -97,7 +125,10 @@ describe('reasoning, thinking budget and tool calls (scripted model)', async () 
   it('splits reasoning from the answer and parses tool calls (OpenAI shape)', async () => {
     const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, temperature: 0 });
     expect(r.object).toBe('chat.completion');
+    expect(r.model).toBe('scripted'); // the model's name, not where it was loaded from
     const choice = r.choices[0];
+    expect(choice.logprobs).toBeNull();
+    expect(choice.message.refusal).toBeNull();
     expect(choice.message.reasoning_content).toBe('Let me look it up.');
     expect(choice.finish_reason).toBe('tool_calls');
     expect(choice.message.tool_calls).toHaveLength(1);
@@ -112,6 +143,7 @@ describe('reasoning, thinking budget and tool calls (scripted model)', async () 
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.filter((c) => c.choices.length).every((c) => c.choices[0].logprobs === null && c.model === 'scripted')).toBe(true);
     expect(chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? '').join('')).toBe('Let me look it up.');
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('');
     const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);

@@ -44,7 +44,8 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[] };
+    message: { role: 'assistant'; content: string | null; refusal: null; reasoning_content?: string; tool_calls?: ToolCall[] };
+    logprobs: null;
     finish_reason: GenerateResult['finishReason'];
   }[];
   usage: ChatCompletionUsage;
@@ -57,7 +58,8 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string; reasoning_content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    delta: { role?: 'assistant'; content?: string; refusal?: null; reasoning_content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    logprobs: null;
     finish_reason: GenerateResult['finishReason'] | null;
   }[];
   usage?: ChatCompletionUsage | null;
@@ -95,7 +97,7 @@ export class ChatCompletions {
     });
     const id = `chatcmpl-${Math.random().toString(36).slice(2, 14)}`;
     const created = Math.floor(Date.now() / 1000);
-    const model = req.model ?? this.engine.info.name;
+    const model = req.model ?? this.engine.info.id;
     if (!req.stream) {
       const r = await gen.result;
       return {
@@ -109,9 +111,11 @@ export class ChatCompletions {
             message: {
               role: 'assistant',
               content: r.toolCalls.length && !r.content.trim() ? null : r.content,
+              refusal: null,
               ...(r.reasoning ? { reasoning_content: r.reasoning } : {}),
               ...(r.toolCalls.length ? { tool_calls: r.toolCalls } : {}),
             },
+            logprobs: null,
             finish_reason: r.finishReason,
           },
         ],
@@ -124,11 +128,11 @@ export class ChatCompletions {
       object: 'chat.completion.chunk',
       created,
       model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
       ...(includeUsage ? { usage: null } : {}),
     });
     return (async function* () {
-      yield chunk({ role: 'assistant', content: '' });
+      yield chunk({ role: 'assistant', content: '', refusal: null });
       for await (const c of gen) {
         const delta: ChatCompletionChunk['choices'][0]['delta'] = {};
         if (c.reasoning) delta.reasoning_content = c.reasoning;
