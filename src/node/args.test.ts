@@ -12,6 +12,13 @@ const usage = (argv: string[]) => {
 };
 
 describe('parseCommand', () => {
+  test('\\n, \\t and \\\\ in --stop and --prompt are a newline, a tab and a backslash', () => {
+    expect(parseCommand(['generate', '--model', 'm', '--prompt', 'a\\tb\\\\n', '--stop', '\\n\\n', '--stop', 'x'])).toMatchObject({
+      input: { prompt: 'a\tb\\n' },
+      stop: ['\n\n', 'x'],
+    });
+  });
+
   test('logits', () => {
     expect(parseCommand(['logits', '--model', 'm', '--ids', '1, 2,3', '--out', 'o.bin', '--prefill-chunk', '16'])).toEqual({
       kind: 'logits',

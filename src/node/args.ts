@@ -23,7 +23,9 @@ Sampling options (defaults from generation_config.json, else MiniMax-M1's temper
   --repetition-penalty R          --presence-penalty P      --frequency-penalty F
 
 IDS: a comma-separated list (1,2,3) or a FILE.bin of int32 little-endian ids.
-DIR: a folder with config.json and model.safetensors (or an index and shards).
+DIR: a folder with config.json and model.safetensors (or an index and shards), or \`default\`: the
+     embedded default model (random weights, made in memory; write ./default to mean a folder).
+TEXT: \\n, \\t and \\\\ in --stop and --prompt stand for a newline, a tab and a backslash.
 
 Load options:
   --lightning-block N   lightning attention block size of the prefill kernel (default 64)
@@ -154,15 +156,20 @@ export function parseCommand(argv: readonly string[]): Command {
   return {
     kind: 'generate',
     model,
-    input: prompt !== undefined ? { prompt } : { ids: parseIds(ids!) },
+    input: prompt !== undefined ? { prompt: unescape(prompt) } : { ids: parseIds(ids!) },
     maxTokens: optionalInt(str('max-tokens'), 'max-tokens', 0) ?? 64,
     sampling,
-    stop: (values.stop as string[] | undefined) ?? [],
+    stop: ((values.stop as string[] | undefined) ?? []).map(unescape),
     thinkingBudget: optionalInt(str('thinking-budget'), 'thinking-budget', 0),
     json: values.json === true,
     ignoreEos: values['ignore-eos'] === true,
     load,
   };
+}
+
+/** A shell passes `"\\n\\n"` as backslash-n twice; users mean two newlines. */
+export function unescape(text: string): string {
+  return text.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
 }
 
 function optionalInt(value: string | undefined, flag: string, min: number): number | undefined {

@@ -5,6 +5,8 @@ import { EngineCore } from '../engine/core';
 import { parseCommand, UsageError, USAGE, type Command, type IdsArg, type LoadArgs } from './args';
 import { nodeGpuDevice } from './gpu';
 import { nodeSource } from './source';
+import { makeDefaultModel } from '../model/defaultModel';
+import { memorySource } from '../model/source';
 
 // Binary files are little-endian; typed arrays use the host's order, which is little-endian on every
 // platform the `webgpu` package ships for (x64, arm64).
@@ -28,7 +30,8 @@ async function readIds(arg: IdsArg): Promise<number[]> {
 async function load(dir: string, args: LoadArgs): Promise<EngineCore> {
   const core = new EngineCore(nodeGpuDevice);
   // In Node the store is the model folder itself: streamed experts are read from its files by range.
-  await core.load(nodeSource(dir), { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch });
+  const source = dir === 'default' ? memorySource('default', makeDefaultModel()) : nodeSource(dir);
+  await core.load(source, { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch });
   return core;
 }
 
