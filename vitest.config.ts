@@ -1,17 +1,9 @@
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { CHROMIUM_ARGS, SHARED as shared } from './playwright.config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const shared = path.resolve(root, '../shared');
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-unsafe-webgpu',
-];
 
 /** Headless Chromium with WebGPU (SwiftShader where there is no GPU): the kernel, engine and bench tests. */
 export const BROWSER = {

@@ -35,7 +35,7 @@ test("the README's embedding example runs", async ({ page }) => {
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
   const example = await readFile(new URL('../demo/embed.ts', import.meta.url), 'utf8');
   expect(readme).toContain('```ts\n' + example + '```');
-  expect(example.trim().split('\n').length).toBeLessThanOrEqual(10);
+  expect(example.trim().split("\n").length).toBeLessThanOrEqual(12);
   const unloaded = page.waitForEvent('console', { predicate: (m) => m.text().startsWith('compile 1'), timeout: 60_000 });
   await page.goto('/embed.html');
   await unloaded;

@@ -1,0 +1,60 @@
+/**
+ * Browsers that cannot run the engine are told so before any download: a page that is not a secure
+ * context, and a browser whose WebGPU offers no adapter. The production build of the demo is served by
+ * a plain static server of this test's own (Vite's servers refuse unknown host names).
+ */
+import { chromium, type Browser } from '@playwright/test';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CHROMIUM_ARGS, PORTS } from '../playwright.config';
+import { expect, test } from './fixtures';
+
+const DIST = fileURLToPath(new URL('../dist/demo', import.meta.url));
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.css': 'text/css' };
+let server: Server;
+
+test.beforeAll(async () => {
+  server = createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    let file = path.join(DIST, path.normalize(rel));
+    if (file.startsWith(DIST) && existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!file.startsWith(DIST) || !existsSync(file)) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(PORTS.insecure, '127.0.0.1', r));
+});
+test.afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+/** Opens the demo in its own browser and returns the status it settles on and the model files it asked for. */
+async function demoIn(browser: Browser, url: string): Promise<{ status: string; modelRequests: string[] }> {
+  const page = await browser.newPage();
+  const modelRequests: string[] = [];
+  page.context().on('request', (r) => r.url().includes('/models/') && modelRequests.push(r.url()));
+  await page.goto(url);
+  await expect(page.getByTestId('status')).toContainText('Could not load', { timeout: 30_000 });
+  const status = (await page.getByTestId('status').textContent())!;
+  await browser.close();
+  return { status, modelRequests };
+}
+
+test('a page that is not a secure context is told to use https or localhost, before any download', async () => {
+  // lightmoe.test is 127.0.0.1, but only localhost and 127.0.0.1 themselves count as secure.
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP lightmoe.test 127.0.0.1'] });
+  const { status, modelRequests } = await demoIn(browser, `http://lightmoe.test:${PORTS.insecure}/`);
+  expect(status).toContain('WebGPU needs a secure context');
+  expect(status).toContain(`http://lightmoe.test:${PORTS.insecure}`);
+  expect(status).toContain('https://');
+  expect(modelRequests).toEqual([]);
+});
+
+test('a browser whose WebGPU gives no adapter is told where WebGPU is, before any download', async () => {
+  // Without --enable-unsafe-webgpu, Chromium on Linux has navigator.gpu but no adapter.
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+  const { status, modelRequests } = await demoIn(browser, `http://127.0.0.1:${PORTS.insecure}/`);
+  expect(status).toContain('No WebGPU adapter was found');
+  expect(status).toContain('--enable-unsafe-webgpu');
+  expect(modelRequests).toEqual([]);
+});
