@@ -7,6 +7,7 @@ struct Params { n: u32, hidden: u32, row0: u32, rows: u32 }
 @group(0) @binding(1) var<storage, read> ids: array<u32>;     // [n]
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // [rows, hidden] packed WDTYPE
 @group(0) @binding(3) var<storage, read_write> x: array<f32>; // [n, hidden] f32
+@group(0) @binding(4) var<storage, read> ws: array<u32>;      // [rows, hidden / 32] block scales (int8, int4)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -15,6 +16,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (c >= p.hidden || t >= p.n) { return; }
   let id = ids[t];
   if (id < p.row0 || id >= p.row0 + p.rows) { return; }
-  let i = (id - p.row0) * p.hidden + c;
-  x[t * p.hidden + c] = unpackW(w[wordOf(i)], i);
+  let r = id - p.row0;
+  var s = 0u;
+  if (WDTYPE >= 3u) { s = ws[scaleAt(r, c, p.hidden)]; }
+  x[t * p.hidden + c] = weightAt(w[wordAt(r, c, p.hidden)], s, r, c, p.hidden);
 }

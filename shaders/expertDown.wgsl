@@ -14,6 +14,7 @@ const TT = 4u;
 @group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row
 @group(0) @binding(5) var<storage, read> runs: array<u32>;      // [E, 2] first row and row count of each expert
 @group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
+@group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's block scales (int8, int4)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -28,8 +29,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ub = vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter;
   var acc = vec4f(0.0);
   for (var i = 0u; i < p.inter; i++) {
-    let wi = c * p.inter + i;
-    acc += unpackW(w2[wordOf(wi)], wi) * vec4f(u[ub.x + i], u[ub.y + i], u[ub.z + i], u[ub.w + i]);
+    var s = 0u;
+    if (WDTYPE >= 3u) { s = ws2[scaleAt(c, i, p.inter)]; }
+    acc += weightAt(w2[wordAt(c, i, p.inter)], s, c, i, p.inter) * vec4f(u[ub.x + i], u[ub.y + i], u[ub.z + i], u[ub.w + i]);
   }
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {

@@ -13,6 +13,8 @@ const TT = 4u;
 @group(0) @binding(4) var<storage, read> tok: array<u32>;     // token of each routed row, grouped by expert
 @group(0) @binding(5) var<storage, read> runs: array<u32>;    // [E, 2] first row and row count of each expert
 @group(0) @binding(6) var<storage, read_write> u: array<f32>; // [count, inter] f32
+@group(0) @binding(7) var<storage, read> ws1: array<u32>;     // W1's block scales (int8, int4)
+@group(0) @binding(8) var<storage, read> ws3: array<u32>;     // W3's block scales (int8, int4)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -28,10 +30,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var a = vec4f(0.0);
   var b = vec4f(0.0);
   for (var c = 0u; c < p.hidden; c++) {
-    let wi = i * p.hidden + c;
     let xv = vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]);
-    a += unpackW(w1[wordOf(wi)], wi) * xv;
-    b += unpackW(w3[wordOf(wi)], wi) * xv;
+    let wi = wordAt(i, c, p.hidden);
+    var s1 = 0u;
+    var s3 = 0u;
+    if (WDTYPE >= 3u) {
+      s1 = ws1[scaleAt(i, c, p.hidden)];
+      s3 = ws3[scaleAt(i, c, p.hidden)];
+    }
+    a += weightAt(w1[wi], s1, i, c, p.hidden) * xv;
+    b += weightAt(w3[wi], s3, i, c, p.hidden) * xv;
   }
   let h = a / (1.0 + exp(-a)) * b;
   let nr = min(TT, count - r0);

@@ -5,12 +5,13 @@
 
 struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
-const TT = 4u;
+override TT: u32 = 4u;  // tokens per invocation: 4, or 1 for a single token (decode), which then does a quarter of the work
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [x0 + n, k] f32
 @group(0) @binding(2) var<storage, read> w: array<u32>;       // [rows, k] packed WDTYPE
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [n, yStride] f32
+@group(0) @binding(4) var<storage, read> ws: array<u32>;      // [rows, k / 32] block scales (int8, int4)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -23,9 +24,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let xb = vec4u(p.x0 + t0, p.x0 + min(t0 + 1u, last), p.x0 + min(t0 + 2u, last), p.x0 + min(t0 + 3u, last)) * p.k;
   var acc = vec4f(0.0);
   for (var c = 0u; c < p.k; c++) {
-    let i = r * p.k + c;
-    let wv = unpackW(w[wordOf(i)], i);
-    acc += wv * vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]);
+    var s = 0u;
+    if (WDTYPE >= 3u) { s = ws[scaleAt(r, c, p.k)]; }
+    let wv = weightAt(w[wordAt(r, c, p.k)], s, r, c, p.k);
+    if (TT == 1u) { acc.x += wv * x[xb.x + c]; }
+    else { acc += wv * vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]); }
   }
   if (ACT == 1u) { acc = acc / (1.0 + exp(-acc)); }
   let nt = min(TT, p.n - t0);

@@ -1,6 +1,7 @@
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import { lightningDecays } from '../model/decay';
+import type { QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
@@ -43,6 +44,11 @@ export interface ModelOptions extends GpuOptions {
    */
   prefetch?: boolean | 'layer' | 'next';
   evictionPolicy?: EvictionPolicy;
+  /**
+   * Quantize the large matrices on load (src/model/quantize.ts: blocks of 32, int8 symmetric, int4 with
+   * a minimum); norms and router gates keep their stored format.
+   */
+  quantize?: QuantFormat;
 }
 
 export type LogitsWanted = 'all' | 'last' | 'none';
@@ -100,9 +106,10 @@ export class Model {
   static async fromCheckpoint(ckpt: Checkpoint, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
     const gpu = new Gpu(device, opts);
     const stream = opts.expertBudget !== undefined;
-    const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy }) : null;
+    if (opts.quantize !== undefined && opts.quantize !== 'int8' && opts.quantize !== 'int4') throw new RangeError(`quantize must be 'int8' or 'int4', got ${JSON.stringify(opts.quantize)}`);
+    const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy, quantize: opts.quantize }) : null;
     try {
-      const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, onProgress: opts.onProgress });
+      const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, quantize: opts.quantize, onProgress: opts.onProgress });
       return new Model(gpu, ckpt.config, weights, cache, opts);
     } catch (e) {
       cache?.destroy();

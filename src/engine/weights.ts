@@ -1,7 +1,8 @@
 import type { AttnKind } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
-import { uploadTensor, destroyTensor, type GpuTensor, type WeightDType } from '../gpu/tensor';
+import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
+import { isQuantized, type QuantFormat } from '../model/quantize';
 
 export interface ExpertWeights {
   w1: GpuTensor; // [I, Hs] gate proj
@@ -37,13 +38,14 @@ export interface LoadProgress {
 }
 
 /**
- * Uploads every tensor the config needs, in its stored dtype. With `streamExperts` the experts stay in
+ * Uploads every tensor the config needs, in its stored dtype or (`quantize`, for the tensors
+ * isQuantized names) quantized. With `streamExperts` the experts stay in
  * the checkpoint (an ExpertCache brings them in on demand) and `layers[i].experts` is empty.
  */
 export async function uploadWeights(
   gpu: Gpu,
   ckpt: Checkpoint,
-  opts: { streamExperts?: boolean; onProgress?: (p: LoadProgress) => void } = {},
+  opts: { streamExperts?: boolean; quantize?: QuantFormat; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<ModelWeights> {
   const c = ckpt.config;
   const isExpert = (name: string) => name.includes('.block_sparse_moe.experts.');
@@ -53,7 +55,8 @@ export async function uploadWeights(
   const get = async (name: string): Promise<GpuTensor> => {
     const info = ckpt.tensors.get(name);
     if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
-    const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as WeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
+    const quant = opts.quantize && isQuantized(name) ? opts.quantize : undefined;
+    const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n), quant);
     uploaded.push(t);
     loaded += info.byteLength;
     opts.onProgress?.({ phase: 'upload', loaded, total, item: name });

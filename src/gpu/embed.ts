@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { WDTYPE, type GpuTensor } from './tensor';
+import { scalesOf, WDTYPE, type GpuTensor } from './tensor';
 
 /** x[t] = E[ids[t]] for n token ids (u32, already checked against the vocabulary). */
 export function embed(gpu: Gpu, rec: Recorder, a: { ids: GPUBuffer; n: number; table: GpuTensor; x: GPUBuffer }): void {
@@ -8,6 +8,6 @@ export function embed(gpu: Gpu, rec: Recorder, a: { ids: GPUBuffer; n: number; t
   const pipeline = gpu.pipeline('embed', { WDTYPE: WDTYPE[a.table.dtype] });
   for (const part of a.table.parts) {
     const params = new Params().u32(a.n).u32(hidden).u32(part.row0).u32(part.rows);
-    rec.dispatch(pipeline, params, [a.ids, part.buffer, a.x], Math.ceil(hidden / 64), a.n);
+    rec.dispatch(pipeline, params, [a.ids, part.buffer, a.x, scalesOf(part)], Math.ceil(hidden / 64), a.n);
   }
 }

@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { WDTYPE, type GpuTensor } from './tensor';
+import { scalesOf, WDTYPE, type GpuTensor } from './tensor';
 import { dispatchRows, singlePart, type ExpertRows } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
@@ -12,5 +12,6 @@ export function expertDown(
   const [hidden, inter] = a.w2.shape;
   const pipeline = gpu.pipeline('expertDown', { WDTYPE: WDTYPE[a.w2.dtype] });
   const params = new Params().u32(hidden).u32(inter).u32(a.expert);
-  dispatchRows(rec, pipeline, params, [a.u, singlePart(a.w2), a.tok, a.weight, a.runs, a.out], a, hidden, 1);
+  const w2 = singlePart(a.w2);
+  dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, hidden, 1);
 }

@@ -1,6 +1,6 @@
-import { type Gpu, type Recorder } from './gpu';
+import { type Binding, type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { WDTYPE, type GpuTensor } from './tensor';
+import { scalesOf, WDTYPE, type GpuTensor, type TensorPart } from './tensor';
 
 /** Where one expert's routed rows are: rows runs[e] of `tok` (and of the row weights). */
 export interface ExpertRows {
@@ -14,7 +14,7 @@ export interface ExpertRows {
 }
 
 /** Dispatches an expert kernel sized by the CPU's count or, indirectly, by the GPU's plan. */
-export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params: Params, bindings: GPUBuffer[], a: ExpertRows, width: number, kernel: 0 | 1): void {
+export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params: Params, bindings: Binding[], a: ExpertRows, width: number, kernel: 0 | 1): void {
   if (a.count !== undefined) rec.dispatch(pipeline, params, bindings, Math.ceil(width / 64), Math.ceil(a.count / 4));
   else if (a.args) rec.dispatchIndirect(pipeline, params, bindings, a.args, (6 * a.expert + 3 * kernel) * 4);
   else throw new Error('expert rows need a count or indirect dispatch sizes');
@@ -31,11 +31,11 @@ export function expertSwiglu(
   const pipeline = gpu.pipeline('expertSwiglu', { WDTYPE: WDTYPE[a.w1.dtype] });
   const params = new Params().u32(hidden).u32(inter).u32(a.expert);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
-  dispatchRows(rec, pipeline, params, [a.x, w1, w3, a.tok, a.runs, a.u], a, inter, 0);
+  dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, inter, 0);
 }
 
-/** The buffer of a weight that must fit one binding (an expert matrix). */
-export function singlePart(t: GpuTensor): GPUBuffer {
+/** The one part of a weight that must fit one binding (an expert matrix). */
+export function singlePart(t: GpuTensor): TensorPart {
   if (t.parts.length !== 1) throw new Error(`${t.name}: an expert matrix must fit one storage binding`);
-  return t.parts[0].buffer;
+  return t.parts[0];
 }

@@ -29,6 +29,8 @@ export class Gpu {
    * submit silently, so every readback after it fails instead of returning stale bytes.
    */
   error: string | null = null;
+  /** Work recorded on this device so far: what a decode step costs in dispatches, passes and submits. */
+  readonly counts = { dispatches: 0, passes: 0, submits: 0 };
 
   constructor(
     readonly device: GPUDevice,
@@ -122,7 +124,7 @@ export class Gpu {
   }
 }
 
-type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
 /**
  * Records dispatches into one command encoder. Uniform params go into a CPU copy of the arena that is
@@ -159,6 +161,8 @@ export class Recorder {
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.gpu.arena, offset, size: params.size } }];
     bindings.forEach((b, i) => b && entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
     const group = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.gpu.counts.dispatches++;
+    if (!this.pass) this.gpu.counts.passes++;
     this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
@@ -191,6 +195,7 @@ export class Recorder {
     this.endPass();
     if (this.slot > 0) this.gpu.device.queue.writeBuffer(this.gpu.arena, 0, this.params, 0, this.slot * SLOT);
     this.gpu.device.queue.submit([this.encoder.finish()]);
+    this.gpu.counts.submits++;
     this.after.splice(0).forEach((fn) => fn());
     this.encoder = this.gpu.device.createCommandEncoder();
     this.slot = 0;

@@ -4,8 +4,8 @@ import { matmul } from './matmul';
 import { maxAbsDiff, randn, readF32, run, testGpu, weight } from './testing';
 
 describe('matmul', () => {
-  for (const dtype of ['F32', 'F16', 'BF16'] as const)
-    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70]])
+  for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
+    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3]])
       it(`${dtype} n=${n} k=${k} rows=${rows}`, async () => {
         const gpu = await testGpu();
         const x = randn(n * k, n + k);
@@ -13,7 +13,23 @@ describe('matmul', () => {
         const y = gpu.buffer(n * rows * 4, 'y');
         await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), n, w: t, y }));
         expect(maxAbsDiff(await readF32(gpu, y, n * rows), ref.matmul(x, n, k, v, rows))).toBeLessThan(1e-4);
+        if (dtype === 'int8' || dtype === 'int4') {
+          // The quantized values stand close to the weights they replace (a block's range over 254 or 15 steps).
+          expect(maxAbsDiff(v, randn(rows * k, rows, 0.3))).toBeLessThan(dtype === 'int8' ? 0.01 : 0.15);
+        }
       });
+
+  for (const quant of ['int8', 'int4'] as const)
+    it(`${quant}: a weight split into row parts keeps each part's scales apart`, async () => {
+      const [n, k, rows] = [3, 45, 29];
+      const gpu = await testGpu({ maxTensorPartBytes: 256 + 7 * 64 }); // a few rows per part
+      const x = randn(n * k, 9);
+      const { t, v } = await weight(gpu, randn(rows * k, 8), [rows, k], quant);
+      expect(t.parts.length).toBeGreaterThan(2);
+      const y = gpu.buffer(n * rows * 4, 'y');
+      await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), n, w: t, y }));
+      expect(maxAbsDiff(await readF32(gpu, y, n * rows), ref.matmul(x, n, k, v, rows))).toBeLessThan(1e-4);
+    });
 
   it('splits a weight larger than one binding into row parts (odd bf16 rows), with SiLU and a row offset', async () => {
     const [n, k, rows, x0] = [3, 9, 23, 2];

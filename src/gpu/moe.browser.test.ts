@@ -36,7 +36,7 @@ describe('router (softmax, top-k, renormalise)', () => {
 describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
   // Two experts over routed rows of 11 tokens, planned by the CPU (direct dispatch) or by moePlan on the
   // GPU (indirect dispatch), onto what `out` already holds.
-  for (const dtype of ['F32', 'F16', 'BF16'] as const)
+  for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
     for (const planned of ['cpu', 'gpu'] as const)
       it(`${dtype}, ${planned} plan`, async () => {
         const gpu = await testGpu();

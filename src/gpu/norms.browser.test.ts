@@ -33,6 +33,18 @@ describe('lightningOutput (norm over all heads, then sigmoid gate)', () => {
 });
 
 describe('embed', () => {
+  for (const quant of ['int8', 'int4'] as const)
+    it(`gathers rows from an ${quant} table split into parts`, async () => {
+      const [vocab, hidden] = [41, 75];
+      const gpu = await testGpu({ maxTensorPartBytes: 256 + 5 * 96 });
+      const { t, v } = await weight(gpu, randn(vocab * hidden, 4), [vocab, hidden], quant);
+      expect(t.parts.length).toBeGreaterThan(3);
+      const ids = [40, 0, 5, 6, 33, 12, 12];
+      const x = gpu.buffer(ids.length * hidden * 4, 'x');
+      await run(gpu, (rec) => embed(gpu, rec, { ids: gpu.upload(new Uint32Array(ids), 'ids'), n: ids.length, table: t, x }));
+      expect(maxAbsDiff(await readF32(gpu, x, ids.length * hidden), ref.embed(ids, v, hidden))).toBeLessThan(1e-6);
+    });
+
   it('gathers rows from a table split into parts', async () => {
     const [vocab, hidden] = [37, 13];
     const gpu = await testGpu({ maxTensorPartBytes: 6 * 13 * 2 });

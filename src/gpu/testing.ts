@@ -2,7 +2,8 @@
 import { decode, encode, type StoredDType } from '../model/dtype';
 import { requestGpuDevice } from './device';
 import { Gpu, type Recorder } from './gpu';
-import { tensorFromBytes, type GpuTensor } from './tensor';
+import { dequantize, type QuantFormat } from '../model/quantize';
+import { tensorFromBytes, type GpuTensor, type StoredWeightDType } from './tensor';
 export { randn } from '../model/random';
 
 let shared: Promise<Gpu> | undefined;
@@ -34,11 +35,27 @@ export async function readU32(gpu: Gpu, buffer: GPUBuffer, count: number): Promi
   return new Uint32Array(await gpu.read(buffer, 0, count * 4));
 }
 
-/** A weight tensor in a stored format, and its values as the kernels see them (rounded to that format). */
-export async function weight(gpu: Gpu, values: Float32Array, shape: number[], dtype: StoredDType): Promise<{ t: GpuTensor; v: Float32Array }> {
-  const bytes = encode(values, dtype);
-  const t = await tensorFromBytes(gpu, 'test', dtype.toLowerCase() as GpuTensor['dtype'], shape, bytes);
-  return { t, v: decode(bytes, dtype) };
+/** Weight formats of the kernel tests: the stored ones, and the quantized ones (quantized from F32). */
+export type TestFormat = StoredDType | QuantFormat;
+
+/**
+ * A weight tensor in a format, and its values as the kernels see them (rounded to that format; for
+ * the quantized ones, dequantized by the CPU reference of src/model/quantize.ts).
+ */
+export async function weight(gpu: Gpu, values: Float32Array, shape: number[], format: TestFormat): Promise<{ t: GpuTensor; v: Float32Array }> {
+  if (format === 'int8' || format === 'int4') {
+    const t = await tensorFromBytes(gpu, 'test', 'f32', shape, encode(values, 'F32'), format);
+    const [rows, k] = shape;
+    const v = new Float32Array(rows * k);
+    for (const p of t.parts) {
+      const image = new Uint8Array(await gpu.read(p.buffer, 0, p.buffer.size));
+      v.set(dequantize(image, p.rows, k, format), p.row0 * k);
+    }
+    return { t, v };
+  }
+  const bytes = encode(values, format);
+  const t = await tensorFromBytes(gpu, 'test', format.toLowerCase() as StoredWeightDType, shape, bytes);
+  return { t, v: decode(bytes, format) };
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

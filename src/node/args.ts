@@ -33,6 +33,7 @@ Load options:
   --expert-budget F     stream experts from DIR through a GPU cache holding this fraction of each
                         layer's experts (0 < F <= 1, at least top-k); default: all resident
   --prefetch            with --expert-budget: predict each layer's experts and load them early
+  --quantize int8|int4  quantize the large matrices on load (blocks of 32; see the README)
 
 Exit codes: 0 ok, 1 runtime error (model, GPU, files), 2 usage error.
 Environment: LIGHTMOE_DEBUG=1 prints stack traces; VK_ICD_FILENAMES picks the Vulkan driver.`;
@@ -42,6 +43,7 @@ export interface LoadArgs {
   prefillChunk?: number;
   expertBudget?: number;
   prefetch?: boolean;
+  quantize?: 'int8' | 'int4';
 }
 
 export interface SamplingArgs {
@@ -82,6 +84,7 @@ const COMMON: Options = {
   'prefill-chunk': { type: 'string' },
   'expert-budget': { type: 'string' },
   prefetch: { type: 'boolean' },
+  quantize: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -134,6 +137,7 @@ export function parseCommand(argv: readonly string[]): Command {
     prefillChunk: optionalInt(str('prefill-chunk'), 'prefill-chunk', 1),
     expertBudget: optionalNumber(str('expert-budget'), 'expert-budget', (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
     prefetch: values.prefetch === true || undefined,
+    quantize: optionalChoice(str('quantize'), 'quantize', ['int8', 'int4'] as const),
   };
   if (load.prefetch && load.expertBudget === undefined) throw new UsageError('--prefetch needs --expert-budget');
 
@@ -170,6 +174,12 @@ export function parseCommand(argv: readonly string[]): Command {
 /** A shell passes `"\\n\\n"` as backslash-n twice; users mean two newlines. */
 export function unescape(text: string): string {
   return text.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}
+
+function optionalChoice<T extends string>(value: string | undefined, flag: string, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!choices.includes(value as T)) throw new UsageError(`--${flag} must be one of ${choices.join(', ')}, got '${value}'`);
+  return value as T;
 }
 
 function optionalInt(value: string | undefined, flag: string, min: number): number | undefined {

@@ -99,6 +99,16 @@ describe('sampling, stops and streamed experts', () => {
   });
 });
 
+test('--quantize int8 tells the stories260k story of expected.json', async () => {
+  const e = JSON.parse(await readFile(path.join(stories, 'expected.json'), 'utf8')).dtypes.float32.prompts[0];
+  const r = lightmoe('generate', '--model', stories, '--ids', e.input_ids.join(','), '--max-tokens', '64', '--temperature', '0', '--quantize', 'int8', '--json');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout).ids).toEqual(e.greedy_ids);
+  const bad = lightmoe('generate', '--model', stories, '--ids', '1', '--quantize', 'int3');
+  expect(bad.code).toBe(2);
+  expect(cliErrors(bad)[0]).toMatch(/--quantize must be one of int8, int4, got 'int3'/);
+});
+
 test('--model default is the embedded default model, the same as the folder npm ci writes', () => {
   const args = ['--prompt', 'Once upon a time', '--max-tokens', '6', '--temperature', '0', '--json'];
   const embedded = lightmoe('generate', '--model', 'default', ...args);

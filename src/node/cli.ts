@@ -31,7 +31,7 @@ async function load(dir: string, args: LoadArgs): Promise<EngineCore> {
   const core = new EngineCore(nodeGpuDevice);
   // In Node the store is the model folder itself: streamed experts are read from its files by range.
   const source = dir === 'default' ? memorySource('default', makeDefaultModel()) : nodeSource(dir);
-  await core.load(source, { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch });
+  await core.load(source, { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch, quantize: args.quantize });
   return core;
 }
 

@@ -7,7 +7,8 @@
  */
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
-import { WEIGHT_BYTES, type GpuTensor, type WeightDType } from '../gpu/tensor';
+import { quantizeRows, WEIGHT_BYTES, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
+import { quantLayout, type QuantFormat } from '../model/quantize';
 import type { ExpertWeights } from '../engine/weights';
 
 export type EvictionPolicy = 'lru' | 'lfu';
@@ -16,6 +17,8 @@ export interface ExpertCacheOptions {
   /** Fraction of each layer's experts kept resident, in (0, 1]; at least top_k slots. */
   budget: number;
   policy?: EvictionPolicy;
+  /** Experts are quantized to this format as they are loaded (on the CPU, before the upload). */
+  quantize?: QuantFormat;
 }
 
 export interface ExpertCacheStats {
@@ -46,6 +49,7 @@ export class ExpertCache {
   readonly stats: ExpertCacheStats = { hits: 0, misses: 0, prefetchHits: 0, predicted: 0, predictedUsed: 0, bytesStreamed: 0, stallMs: 0 };
   private readonly layers: Slot[][];
   private readonly policy: EvictionPolicy;
+  private readonly quant: QuantFormat | undefined;
   private tick = 0;
   private readonly pendingPredictions = new Map<number, Set<number>>();
 
@@ -57,6 +61,7 @@ export class ExpertCache {
     const c = ckpt.config;
     if (!(opts.budget > 0 && opts.budget <= 1)) throw new RangeError(`expert budget must be in (0, 1], got ${opts.budget}`);
     this.policy = opts.policy ?? 'lru';
+    this.quant = opts.quantize;
     this.slotsPerLayer = Math.min(c.numExperts, Math.max(c.expertsPerToken, Math.round(opts.budget * c.numExperts)));
     this.layers = c.layerKinds.map((_, layer) =>
       Array.from({ length: this.slotsPerLayer }, (_, s) => {
@@ -128,9 +133,11 @@ export class ExpertCache {
 
   private slotTensor(name: string, label: string): GpuTensor {
     const info = this.ckpt.tensors.get(name)!;
-    const dtype = info.dtype.toLowerCase() as WeightDType;
-    const buffer = this.gpu.buffer(info.byteLength, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
-    return { name: label, dtype, shape: info.shape, parts: [{ buffer, row0: 0, rows: info.shape[0] }] };
+    const [rows, k] = info.shape;
+    const L = this.quant && quantLayout(this.quant, k);
+    const buffer = this.gpu.buffer(L ? L.bytes(rows) : info.byteLength, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
+    const part = { buffer, row0: 0, rows, ...(L ? { scaleOffset: L.scaleOffset(rows) } : {}) };
+    return { name: label, dtype: this.quant ?? (info.dtype.toLowerCase() as StoredWeightDType), shape: info.shape, parts: [part] };
   }
 
   /** A slot to reuse, never one in `busy`; waits for a load in flight rather than tearing it. */
@@ -157,11 +164,12 @@ export class ExpertCache {
       names.map(async (name, i) => {
         const info = this.ckpt.tensors.get(name)!;
         const t = targets[i];
-        if (info.dtype.toLowerCase() !== t.dtype || info.byteLength !== t.shape.reduce((a, b) => a * b, 1) * WEIGHT_BYTES[t.dtype])
-          throw new Error(`${name}: dtype ${info.dtype} or size differs from expert 0 of its layer; the expert cache needs them equal`);
+        const stored = info.dtype.toLowerCase() as StoredWeightDType;
+        if ((this.quant ?? stored) !== t.dtype || info.shape.join() !== t.shape.join() || info.byteLength !== t.shape.reduce((a, b) => a * b, 1) * WEIGHT_BYTES[stored])
+          throw new Error(`${name}: dtype ${info.dtype} or shape [${info.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
         const bytes = await this.ckpt.read(name, 0, info.byteLength);
         this.stats.bytesStreamed += bytes.byteLength;
-        return bytes;
+        return this.quant ? quantizeRows(bytes, stored, t.shape[0], t.shape[1], this.quant, name) : bytes;
       }),
     ).then((parts) => {
       // Written together, after all three arrived, so a slot never mixes two experts.
