@@ -64,9 +64,9 @@ function textTable(rows: Row[]): string {
   return cells.map((row) => row.map((v, i) => (typeof rows[0]?.[cols[i]] === 'number' ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join(' | ')).join('\n');
 }
 
-async function benchLightmoe(prompt: number[], long: number[], want: number[]) {
+async function benchLightmoe(prompt: number[], long: number[], want: number[], quantize?: 'int8' | 'int4') {
   let t = performance.now();
-  const model = await Model.load(sharedSource('models/stories260k'), await requestGpuDevice());
+  const model = await Model.load(sharedSource('models/stories260k'), await requestGpuDevice(), { quantize });
   const loadS = (performance.now() - t) / 1000;
   t = performance.now();
   await model.nextToken(prompt); // compile pipelines outside the timing
@@ -89,7 +89,7 @@ async function benchLightmoe(prompt: number[], long: number[], want: number[]) {
     runs.push({ prefillS: (t1 - t0) / 1000, decodeS: (t2 - t1) / 1000, longPrefillS: (t4 - t3) / 1000, ids });
   }
   model.destroy();
-  return summarize('lightmoe (WebGPU)', loadS, firstCallS, runs, prompt, long, want);
+  return summarize(`lightmoe (WebGPU${quantize ? `, ${quantize}` : ''})`, loadS, firstCallS, runs, prompt, long, want);
 }
 
 const idsTensor = (ids: number[]) => new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
@@ -151,6 +151,8 @@ it('peers on stories260k', async () => {
   const results = [];
   const errors: Record<string, string> = {};
   results.push(await benchLightmoe(prompt, long, want));
+  results.push(await benchLightmoe(prompt, long, want, 'int8'));
+  results.push(await benchLightmoe(prompt, long, want, 'int4')); // its greedy ids may differ from f32's: reported
   for (const device of ['webgpu', 'wasm'] as const) {
     try {
       results.push(await benchTransformers(device, prompt, long, want));
