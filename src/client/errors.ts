@@ -10,7 +10,7 @@ import { ModelNotStoredError, StorageFullError } from '../store/errors';
 import { NoAdapterError } from '../gpu/device';
 import { WorkerStartError } from './workerStart';
 
-const CLASSES: Record<string, { prototype: Error }> = { ConfigError, CheckpointError, ModelNotStoredError, StorageFullError, NoAdapterError, WorkerStartError };
+const CLASSES: Record<string, { prototype: Error }> = { ConfigError, CheckpointError, ModelNotStoredError, StorageFullError, NoAdapterError, WorkerStartError, Error, TypeError, RangeError };
 
 interface SentError {
   name: string;
@@ -28,8 +28,8 @@ function send(e: Error): SentError {
 
 function revive(s: SentError): Error {
   // AbortError and the other DOMExceptions come back as DOMExceptions, so `e.name === 'AbortError'` checks keep working.
-  if (!CLASSES[s.name] && s.name !== 'Error' && s.name !== 'TypeError' && s.name !== 'RangeError') return new DOMException(s.message, s.name);
-  const e: Error = Object.create((CLASSES[s.name] ?? (s.name === 'TypeError' ? TypeError : s.name === 'RangeError' ? RangeError : Error)).prototype);
+  if (!Object.hasOwn(CLASSES, s.name)) return new DOMException(s.message, s.name);
+  const e: Error = Object.create(CLASSES[s.name].prototype);
   Object.defineProperties(e, {
     message: { value: s.message, writable: true, configurable: true },
     stack: { value: s.stack, writable: true, configurable: true },

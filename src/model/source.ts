@@ -82,7 +82,7 @@ export function fetchSource(baseUrl: string, init?: { signal?: AbortSignal; fetc
       if (init?.signal?.aborted) throw e;
       throw new Error(`GET ${url} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    if (res.status === 404 || isHtmlFallback(res, path)) {
+    if (isNotFound(res, path)) {
       await res.body?.cancel();
       return null;
     }
@@ -121,10 +121,10 @@ export function joinPath(base: string, file: string): string {
 
 /**
  * A single-page app's server (Vite's default `appType: 'spa'`, most static hosts with a fallback) answers
- * a missing file with 200 and its index.html: a model file that comes back as HTML is not there.
+ * a missing file with 200 and its index.html: a model file that comes back as HTML is not there, as a 404.
  */
-export function isHtmlFallback(res: Response, path: string): boolean {
-  return res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(path);
+export function isNotFound(res: Response, path: string): boolean {
+  return res.status === 404 || (res.ok && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '') && !/\.html?$/i.test(path));
 }
 
 /** A JSON file of the source, parsed; null when it is missing, an error naming it when it is not JSON. */

@@ -3,7 +3,7 @@
  * requests, so validating a checkpoint costs kilobytes, and the data later by ranges or, where the server
  * ignores Range, by one streamed GET per file.
  */
-import { isHtmlFallback, type ModelSource, type RandomAccessFile } from '../model/source';
+import { isNotFound, type ModelSource, type RandomAccessFile } from '../model/source';
 
 export interface RemoteFile {
   path: string;
@@ -85,7 +85,7 @@ export function remoteModel(baseUrl: string, fetchFn: typeof fetch, signal?: Abo
   const open = async (path: string): Promise<RandomAccessFile | null> => {
     const url = urlOf(path);
     const res = await get(url, { Range: 'bytes=0-7' });
-    if (res.status === 404 || isHtmlFallback(res, path)) {
+    if (isNotFound(res, path)) {
       await res.body?.cancel();
       return null;
     }
@@ -133,7 +133,7 @@ export function remoteModel(baseUrl: string, fetchFn: typeof fetch, signal?: Abo
       t = (async () => {
         const url = urlOf(path);
         const res = await get(url);
-        if (res.status === 404 || isHtmlFallback(res, path)) {
+        if (isNotFound(res, path)) {
           await res.body?.cancel();
           return null;
         }
