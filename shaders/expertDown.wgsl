@@ -1,20 +1,22 @@
 // Second half of one expert, scattered back with its routing weight:
 //   out[tok[tok0 + r], c] += weight[tok0 + r] · (u[r]·W2[c])     r < count, c < hidden
 // Experts run one after another, and a token appears at most once per expert, so no two invocations of
-// one dispatch touch the same output element.
+// one dispatch touch the same output element. An invocation owns one row c of W2 and TT routed rows
+// (4, or 1 when one token is decoded).
 #include "weights.wgsl"
+#include "chunkDot.wgsl"
 
 struct Params { hidden: u32, inter: u32, expert: u32 }
-const TT = 4u;
+override TT: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> u: array<f32>;         // [count, inter] f32
-@group(0) @binding(2) var<storage, read> w2: array<u32>;        // [hidden, inter] packed WDTYPE (down proj)
+@group(0) @binding(1) var<storage, read> x: array<f32>;         // u: [count, inter] f32
+@group(0) @binding(2) var<storage, read> w2: array<vec4u>;      // [hidden, inter] tiled WDTYPE (down proj)
 @group(0) @binding(3) var<storage, read> tok: array<u32>;       // token of each routed row, grouped by expert
 @group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row
 @group(0) @binding(5) var<storage, read> runs: array<u32>;      // [E, 2] first row and row count of each expert
 @group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
-@group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's block scales (int8, int4)
+@group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's tiled block scales (int8, int4)
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -23,15 +25,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
   if (c >= p.hidden || r0 >= count) { return; }
-  // Four rows' accumulators in a vec4 (a dynamically indexed array would spill); rows past the end
-  // repeat the last one and are not written.
+  // Rows past the end repeat the last one and are not written.
   let last = count - 1u;
   let ub = vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter;
+  let blocks = blocksOf(p.inter);
+  let w0 = tileStart(c, chunksOf(p.inter), p.hidden);
+  let s0 = tileStart(c, blocks, p.hidden);
+  let stride = tileStride(c, p.hidden);
+  let full = p.inter / CHUNK;
   var acc = vec4f(0.0);
-  for (var i = 0u; i < p.inter; i++) {
-    var s = 0u;
-    if (WDTYPE >= 3u) { s = ws2[scaleAt(c, i, p.inter)]; }
-    acc += weightAt(w2[wordAt(c, i, p.inter)], s, c, i, p.inter) * vec4f(u[ub.x + i], u[ub.y + i], u[ub.z + i], u[ub.w + i]);
+  for (var j = 0u; j <= full; j++) {
+    let v = w2[w0 + j * stride];
+    var sc = vec4f(0.0);
+    if (WDTYPE >= 3u) {
+      let bl = chunkBlocks(j, blocks) * stride + s0;
+      sc = chunkScales(ws2[bl.x], ws2[bl.y]);
+    }
+    let i = j * CHUNK;
+    if (j < full) {
+      acc.x += chunkDot(v, sc, chunkX(ub.x + i));
+      if (TT == 4u) { acc += vec4f(0.0, chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i))); }
+    } else if (i < p.inter) {
+      let n = p.inter - i;
+      acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
+    }
   }
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {

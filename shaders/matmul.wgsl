@@ -1,36 +1,91 @@
 // y[t, yCol0 + r] = act(x[x0 + t, :] · W[r, :]) for t < n, r < rows: a Linear (y = x·Wᵀ) over one row
-// part of W. Each invocation owns one output column and TT tokens, so a weight is loaded once per TT tokens
-// and no barrier is needed (barriers are very slow on software adapters).
+// part of W, with no barrier (barriers are very slow on software adapters). Two entry points:
+//   gemv (one token, decode): an invocation owns 4 rows, 64 apart, so each activation it loads
+//     serves 4 rows, and the 64 invocations of a workgroup read neighbouring chunks;
+//   gemm (prefill): an invocation owns one row and 4 tokens, so each weight it loads serves 4 tokens.
 #include "weights.wgsl"
+#include "chunkDot.wgsl"
 
 struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
-override TT: u32 = 4u;  // tokens per invocation: 4, or 1 for a single token (decode), which then does a quarter of the work
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [x0 + n, k] f32
-@group(0) @binding(2) var<storage, read> w: array<u32>;       // [rows, k] packed WDTYPE
+@group(0) @binding(2) var<storage, read> w: array<vec4u>;     // [rows, k] tiled WDTYPE
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [n, yStride] f32
-@group(0) @binding(4) var<storage, read> ws: array<u32>;      // [rows, k / 32] block scales (int8, int4)
+@group(0) @binding(4) var<storage, read> ws: array<u32>;      // tiled block scales (int8, int4)
+
+// Where row r's chunks and scales are.
+struct Row { w0: u32, s0: u32, stride: u32 }
+fn rowOf(r: u32) -> Row {
+  return Row(tileStart(r, chunksOf(p.k), p.rows), tileStart(r, blocksOf(p.k), p.rows), tileStride(r, p.rows));
+}
+fn chunkAt(row: Row, j: u32) -> vec4u {
+  return w[row.w0 + j * row.stride];
+}
+fn scalesAt(row: Row, j: u32) -> vec4f {
+  if (WDTYPE < 3u) { return vec4f(0.0); }
+  let b = chunkBlocks(j, blocksOf(p.k)) * row.stride + row.s0;
+  if (WDTYPE == 3u) { return vec4f(unpack2x16float(ws[b.x]), 0.0, 0.0); }
+  return chunkScales(ws[b.x], ws[b.y]);
+}
+
+fn activate(v: f32) -> f32 {
+  return select(v, v / (1.0 + exp(-v)), ACT == 1u);
+}
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn gemv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li: vec3u) {
+  let r = wg.x * 256u + li.x;
+  if (r >= p.rows) { return; }
+  // Rows past the end repeat the last one and are not written.
+  let last = p.rows - 1u;
+  let r0 = rowOf(r);
+  let r1 = rowOf(min(r + 64u, last));
+  let r2 = rowOf(min(r + 128u, last));
+  let r3 = rowOf(min(r + 192u, last));
+  let xb = p.x0 * p.k;
+  let full = p.k / CHUNK;
+  var a = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let xs = chunkX(xb + j * CHUNK);
+    a += vec4f(chunkDot(chunkAt(r0, j), scalesAt(r0, j), xs), chunkDot(chunkAt(r1, j), scalesAt(r1, j), xs),
+               chunkDot(chunkAt(r2, j), scalesAt(r2, j), xs), chunkDot(chunkAt(r3, j), scalesAt(r3, j), xs));
+  }
+  let rest = p.k - full * CHUNK;
+  if (rest > 0u) {
+    let i = xb + full * CHUNK;
+    a += vec4f(tailDot(chunkAt(r0, full), scalesAt(r0, full), i, rest), tailDot(chunkAt(r1, full), scalesAt(r1, full), i, rest),
+               tailDot(chunkAt(r2, full), scalesAt(r2, full), i, rest), tailDot(chunkAt(r3, full), scalesAt(r3, full), i, rest));
+  }
+  let yb = p.yCol0 + r;
+  for (var m = 0u; m < 4u && r + 64u * m < p.rows; m++) { y[yb + 64u * m] = activate(a[m]); }
+}
+
+@compute @workgroup_size(64)
+fn gemm(@builtin(global_invocation_id) gid: vec3u) {
   let r = gid.x;
-  let t0 = gid.y * TT;
+  let t0 = gid.y * 4u;
   if (r >= p.rows || t0 >= p.n) { return; }
-  // The TT tokens' accumulators live in one vec4 (a dynamically indexed array would spill to memory);
-  // tokens past the end read the last row and are not written.
+  // Tokens past the end read the last row and are not written.
   let last = p.n - 1u;
   let xb = vec4u(p.x0 + t0, p.x0 + min(t0 + 1u, last), p.x0 + min(t0 + 2u, last), p.x0 + min(t0 + 3u, last)) * p.k;
-  var acc = vec4f(0.0);
-  for (var c = 0u; c < p.k; c++) {
-    var s = 0u;
-    if (WDTYPE >= 3u) { s = ws[scaleAt(r, c, p.k)]; }
-    let wv = weightAt(w[wordAt(r, c, p.k)], s, r, c, p.k);
-    if (TT == 1u) { acc.x += wv * x[xb.x + c]; }
-    else { acc += wv * vec4f(x[xb.x + c], x[xb.y + c], x[xb.z + c], x[xb.w + c]); }
+  let row = rowOf(r);
+  let full = p.k / CHUNK;
+  var a = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let v = chunkAt(row, j);
+    let sc = scalesAt(row, j);
+    let c = j * CHUNK;
+    a += vec4f(chunkDot(v, sc, chunkX(xb.x + c)), chunkDot(v, sc, chunkX(xb.y + c)), chunkDot(v, sc, chunkX(xb.z + c)), chunkDot(v, sc, chunkX(xb.w + c)));
   }
-  if (ACT == 1u) { acc = acc / (1.0 + exp(-acc)); }
-  let nt = min(TT, p.n - t0);
-  for (var t = 0u; t < nt; t++) { y[(t0 + t) * p.yStride + p.yCol0 + r] = acc[t]; }
+  let rest = p.k - full * CHUNK;
+  if (rest > 0u) {
+    let v = chunkAt(row, full);
+    let sc = scalesAt(row, full);
+    let c = full * CHUNK;
+    a += vec4f(tailDot(v, sc, xb.x + c, rest), tailDot(v, sc, xb.y + c, rest), tailDot(v, sc, xb.z + c, rest), tailDot(v, sc, xb.w + c, rest));
+  }
+  let nt = min(4u, p.n - t0);
+  for (var t = 0u; t < nt; t++) { y[(t0 + t) * p.yStride + p.yCol0 + r] = activate(a[t]); }
 }

@@ -302,10 +302,10 @@ export class Model {
     rec.clear(ws.a, 0, n * c.hiddenSize * 4);
     if (c.numExperts === 1) {
       const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
-      this.runExperts(rec, only, [{ tok: ws.iota, runs: ws.denseRun, expert: 0, count: n }], ws.ones);
+      this.runExperts(rec, only, [{ tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n }], ws.ones);
     } else if (!this.experts) {
       this.routeOnGpu(rec, L, n);
-      const rows = L.experts.map((_, e) => ({ tok: ws.planTok, runs: ws.runs, expert: e, args: ws.expertArgs }));
+      const rows = L.experts.map((_, e) => ({ tok: ws.planTok, runs: ws.runs, expert: e, args: ws.expertArgs, tokens: n }));
       this.runExperts(rec, L.experts, rows, ws.planWeight);
     } else {
       const runs = await this.routeOnCpu(rec, layer, L, n);
@@ -322,7 +322,7 @@ export class Model {
     if (L.shared) {
       const S = L.shared;
       rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
-      const rows = { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n };
+      const rows = { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n };
       expertSwiglu(gpu, rec, { ...rows, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
       expertDown(gpu, rec, { ...rows, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
       matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
@@ -392,7 +392,7 @@ export class Model {
     rows.forEach((list, e) => {
       runs[2 * e] = o;
       runs[2 * e + 1] = list.length;
-      if (list.length) chosen.push({ tok: ws.planTok, runs: ws.runs, expert: e, count: list.length });
+      if (list.length) chosen.push({ tok: ws.planTok, runs: ws.runs, expert: e, count: list.length, tokens: n });
       for (const r of list) {
         tok[o] = Math.floor(r / k);
         weight[o++] = wt[r];

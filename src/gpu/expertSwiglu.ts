@@ -11,6 +11,16 @@ export interface ExpertRows {
   count?: number;
   /** Otherwise moePlan's dispatch sizes: [E, 2, 3] u32 (expertSwiglu, expertDown). */
   args?: GPUBuffer;
+  /** Tokens routed in this step. */
+  tokens: number;
+}
+
+/**
+ * Routed rows an invocation of the expert kernels owns: 4, or 1 when at most one token is routed (decode:
+ * every expert then has 0 or 1 rows, and the dispatch size ceil(count / 4) = count holds for both).
+ */
+export function rowsPerInvocation(a: ExpertRows): 1 | 4 {
+  return a.tokens === 1 ? 1 : 4;
 }
 
 /** Dispatches an expert kernel sized by the CPU's count or, indirectly, by the GPU's plan. */
@@ -28,7 +38,7 @@ export function expertSwiglu(
 ): void {
   const [inter, hidden] = a.w1.shape;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
-  const pipeline = gpu.pipeline('expertSwiglu', { WDTYPE: WDTYPE[a.w1.dtype] });
+  const pipeline = gpu.pipeline('expertSwiglu', { WDTYPE: WDTYPE[a.w1.dtype], TILE_ROWS: gpu.tileRows, TT: rowsPerInvocation(a) });
   const params = new Params().u32(hidden).u32(inter).u32(a.expert);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
   dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, inter, 0);

@@ -14,12 +14,25 @@ export const INDIRECT_STORAGE = STORAGE | USAGE.INDIRECT;
 export interface GpuOptions {
   /** Largest row part of a weight; below the binding limit only to exercise tensor splitting in tests. */
   maxTensorPartBytes?: number;
+  /** Rows a weight tile (src/gpu/weightImage.ts); by default chosen from the adapter. */
+  tileRows?: number;
+}
+
+/**
+ * Tile height for an adapter, measured (npm run bench:kernels): CPU adapters run fastest when every
+ * invocation streams its own rows (SwiftShader: 2.0 GB/s row-major, 1.2 GB/s tiled by 64), GPUs need
+ * neighbouring invocations on neighbouring chunks.
+ */
+export function tileRowsFor(info: GPUAdapterInfo | undefined): number {
+  const cpu = info && (info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description} ${info.device}`));
+  return cpu ? 1 : 64;
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */
 export class Gpu {
   readonly maxBindingBytes: number;
   readonly maxTensorPartBytes: number;
+  readonly tileRows: number;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   readonly arena: GPUBuffer;
@@ -39,6 +52,7 @@ export class Gpu {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = limit & ~3;
     this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
+    this.tileRows = opts.tileRows ?? tileRowsFor(device.adapterInfo);
     device.addEventListener('uncapturederror', (e) => {
       this.error ??= (e as GPUUncapturedErrorEvent).error.message;
     });

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { matmul } from './matmul';
-import { maxAbsDiff, randn, readF32, run, testGpu, weight } from './testing';
+import { maxAbsDiff, randn, readF32, run, testGpu, TILE_HEIGHTS, weight } from './testing';
 
 describe('matmul', () => {
+  for (const tileRows of TILE_HEIGHTS)
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
-    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3]])
-      it(`${dtype} n=${n} k=${k} rows=${rows}`, async () => {
-        const gpu = await testGpu();
+    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3], [6, 45, 131], [1, 200, 300]])
+      it(`${dtype} n=${n} k=${k} rows=${rows}, tiles of ${tileRows}`, async () => {
+        const gpu = await testGpu({ tileRows });
         const x = randn(n * k, n + k);
         const { t, v } = await weight(gpu, randn(rows * k, rows, 0.3), [rows, k], dtype);
         const y = gpu.buffer(n * rows * 4, 'y');
@@ -33,10 +34,10 @@ describe('matmul', () => {
 
   it('splits a weight larger than one binding into row parts (odd bf16 rows), with SiLU and a row offset', async () => {
     const [n, k, rows, x0] = [3, 9, 23, 2];
-    const gpu = await testGpu({ maxTensorPartBytes: 5 * 9 * 2 }); // 5 rows of 9 bf16 → 4 rows per part (even)
+    const gpu = await testGpu({ maxTensorPartBytes: 5 * 32 }); // rows of 9 bf16 are two 16-byte chunks: 5 rows per part
     const x = randn((x0 + n) * k, 4);
     const { t, v } = await weight(gpu, randn(rows * k, 5), [rows, k], 'BF16');
-    expect(t.parts.map((p) => p.rows)).toEqual([4, 4, 4, 4, 4, 3]);
+    expect(t.parts.map((p) => p.rows)).toEqual([5, 5, 5, 5, 3]);
     const y = gpu.buffer(n * (rows + 2) * 4, 'y');
     await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), x0, n, w: t, y, yStride: rows + 2, yCol0: 1, act: 'silu' }));
     const got = await readF32(gpu, y, n * (rows + 2));

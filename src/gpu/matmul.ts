@@ -13,12 +13,11 @@ export interface MatmulArgs {
   act?: 'silu';
 }
 
-/** y = act(x·Wᵀ), one dispatch per row part of W. */
+/** y = act(x·Wᵀ), one dispatch per row part of W: gemv for one token (4 rows an invocation), gemm for more (4 tokens). */
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
-  // One token (decode) gets an invocation per row; more tokens share each weight load four ways.
-  const TT = a.n === 1 ? 1 : 4;
-  const pipeline = gpu.pipeline('matmul', { WDTYPE: WDTYPE[a.w.dtype], ACT: a.act === 'silu' ? 1 : 0, TT });
+  const one = a.n === 1;
+  const pipeline = gpu.pipeline('matmul', { WDTYPE: WDTYPE[a.w.dtype], TILE_ROWS: gpu.tileRows, ACT: a.act === 'silu' ? 1 : 0 }, one ? 'gemv' : 'gemm');
   for (const part of a.w.parts) {
     const params = new Params()
       .u32(a.n)
@@ -27,6 +26,8 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .u32(a.yStride ?? rows)
       .u32((a.yCol0 ?? 0) + part.row0)
       .u32(a.x0 ?? 0);
-    rec.dispatch(pipeline, params, [a.x, part.buffer, a.y, scalesOf(part)], Math.ceil(part.rows / 64), Math.ceil(a.n / TT));
+    const bindings = [a.x, part.buffer, a.y, scalesOf(part)];
+    if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 256));
+    else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }
 }

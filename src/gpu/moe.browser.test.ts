@@ -37,16 +37,16 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
   // Two experts over routed rows of 11 tokens, planned by the CPU (direct dispatch) or by moePlan on the
   // GPU (indirect dispatch), onto what `out` already holds.
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
-    for (const planned of ['cpu', 'gpu'] as const)
-      it(`${dtype}, ${planned} plan`, async () => {
-        const gpu = await testGpu();
-        const [n, hidden, inter, E, k] = [11, 19, 23, 3, 1];
+    for (const [planned, n, tileRows] of [['cpu', 11, 1], ['gpu', 11, 64], ['gpu', 1, 1], ['gpu', 1, 64]] as const)
+      it(`${dtype}, ${planned} plan, ${n} token${n > 1 ? 's' : ''}, tiles of ${tileRows}`, async () => {
+        const gpu = await testGpu({ tileRows });
+        const [hidden, inter, E, k] = [19, 23, 3, 1];
         const x = randn(n * hidden, 1);
         const xb = gpu.upload(x, 'x');
         const out = gpu.upload(randn(n * hidden, 2), 'out');
         const want = await readF32(gpu, out, n * hidden);
         // Token t goes to expert route[t] (expert 2 gets none) with weight w[t].
-        const route = [0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0];
+        const route = [0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0].slice(0, n);
         const w = randn(n, 3).map(Math.abs);
         const rows = [0, 1].map((e) => route.flatMap((r, t) => (r === e ? [t] : [])));
         const tok = gpu.buffer(n * 4, 'tok');
@@ -73,8 +73,8 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
           const w2 = await weight(gpu, randn(hidden * inter, 30 + e, 0.3), [hidden, inter], dtype);
           const at = planned === 'cpu' ? { count: e < 2 ? rows[e].length : 0 } : { args };
           await run(gpu, (rec) => {
-            expertSwiglu(gpu, rec, { tok, runs, expert: e, ...at, x: xb, w1: w1.t, w3: w3.t, u });
-            expertDown(gpu, rec, { tok, runs, expert: e, ...at, u, w2: w2.t, weight: rowWeight, out });
+            expertSwiglu(gpu, rec, { tok, runs, expert: e, ...at, tokens: n, x: xb, w1: w1.t, w3: w3.t, u });
+            expertDown(gpu, rec, { tok, runs, expert: e, ...at, tokens: n, u, w2: w2.t, weight: rowWeight, out });
           });
           for (const t of rows[e] ?? []) {
             const y = ref.expert(x.subarray(t * hidden, (t + 1) * hidden), hidden, inter, w1.v, w3.v, w2.v);

@@ -1,5 +1,5 @@
-import { decode, type StoredDType } from '../model/dtype';
-import { quantize, quantLayout, type QuantFormat } from '../model/quantize';
+import type { QuantFormat } from '../model/quantize';
+import { imageLayout, imageRowBytes, imageSlice, type ImageLayout, type ImageSlice } from './weightImage';
 import type { Gpu } from './gpu';
 
 /** Checkpoint formats: they stay packed on the GPU and are widened to f32 by the shaders. */
@@ -34,22 +34,22 @@ export interface GpuTensor {
   parts: TensorPart[];
 }
 
-/** Row ranges of at most maxBytes each (and a whole number of 4-byte words, so 2-byte rows pair up). */
+/** Row ranges of at most maxBytes each. */
 export function rowParts(name: string, rows: number, rowBytes: number, maxBytes: number): { row0: number; rows: number }[] {
-  let per = Math.floor(maxBytes / rowBytes);
+  const per = Math.floor(maxBytes / rowBytes);
   if (per < 1) throw new Error(`${name}: one row (${rowBytes} bytes) is larger than a storage binding (${maxBytes} bytes)`);
-  if (per < rows && rowBytes % 4 !== 0 && per % 2 === 1) per -= 1;
-  if (per < 1) throw new Error(`${name}: rows of ${rowBytes} bytes cannot be split within ${maxBytes} bytes`);
   const out = [];
   for (let row0 = 0; row0 < rows; row0 += per) out.push({ row0, rows: Math.min(per, rows - row0) });
   return out;
 }
 
+/** Raw bytes read (and tiled) at a time while uploading. */
 const UPLOAD_CHUNK = 16 << 20;
 
 /**
- * Uploads a weight whose raw bytes `read(byteOffset, byteLength)` returns, part by part, in chunks;
- * with `quant`, a matrix is quantized on the way (part by part, on the CPU).
+ * Uploads a weight whose raw bytes `read(byteOffset, byteLength)` returns: a matrix part by part, tiled
+ * (src/gpu/weightImage.ts) and, with `quant`, quantized on the way, a few tiles of rows at a time; a
+ * vector as it is.
  */
 export async function uploadTensor(
   gpu: Gpu,
@@ -59,46 +59,36 @@ export async function uploadTensor(
   read: (byteOffset: number, byteLength: number) => Promise<Uint8Array>,
   quant?: QuantFormat,
 ): Promise<GpuTensor> {
-  if (quant && shape.length === 2) return uploadQuantized(gpu, name, dtype, shape as [number, number], read, quant);
-  const rows = shape.length > 1 ? shape[0] : 1;
-  const rowBytes = (shape.length > 1 ? shape.slice(1) : shape).reduce((a, b) => a * b, 1) * WEIGHT_BYTES[dtype];
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (shape.length !== 2) {
+    const buffer = gpu.buffer(Math.ceil((count * WEIGHT_BYTES[dtype]) / 4) * 4, name);
+    gpu.write(buffer, 0, await read(0, count * WEIGHT_BYTES[dtype]));
+    return { name, dtype, shape, parts: [{ buffer, row0: 0, rows: 1 }] };
+  }
+  const [rows, k] = shape;
+  const format: WeightDType = quant ?? dtype;
+  const rawRow = k * WEIGHT_BYTES[dtype];
+  const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rawRow / gpu.tileRows)) * gpu.tileRows;
   const parts: TensorPart[] = [];
-  for (const { row0, rows: n } of rowParts(name, rows, rowBytes, gpu.maxTensorPartBytes)) {
-    const bytes = n * rowBytes;
-    const buffer = gpu.buffer(bytes, `${name}[${row0}:${row0 + n}]`);
-    parts.push({ buffer, row0, rows: n });
-    for (let off = 0; off < bytes; off += UPLOAD_CHUNK) {
-      const len = Math.min(UPLOAD_CHUNK, bytes - off);
-      gpu.write(buffer, off, await read(row0 * rowBytes + off, len));
+  // Quantized parts give 256 bytes to the padding before their scales.
+  const reserve = quant ? 256 : 0;
+  for (const { row0, rows: n } of rowParts(name, rows, imageRowBytes(format, k), gpu.maxTensorPartBytes - reserve)) {
+    const L = imageLayout(format, n, k);
+    const buffer = gpu.buffer(L.bytes, `${name}[${row0}:${row0 + n}]${quant ? ` ${quant}` : ''}`);
+    parts.push({ buffer, row0, rows: n, ...(quant ? { scaleOffset: L.scaleOffset } : {}) });
+    for (let r = 0; r < n; r += batch) {
+      const m = Math.min(batch, n - r);
+      const slice = imageSlice(await read((row0 + r) * rawRow, m * rawRow), dtype, m, k, quant, name, gpu.tileRows);
+      writeSlice(gpu, buffer, L, r, slice);
     }
   }
-  return { name, dtype, shape, parts };
+  return { name, dtype: format, shape, parts };
 }
 
-async function uploadQuantized(
-  gpu: Gpu,
-  name: string,
-  dtype: StoredWeightDType,
-  [rows, k]: [number, number],
-  read: (byteOffset: number, byteLength: number) => Promise<Uint8Array>,
-  quant: QuantFormat,
-): Promise<GpuTensor> {
-  const L = quantLayout(quant, k);
-  const rawRow = k * WEIGHT_BYTES[dtype];
-  const parts: TensorPart[] = [];
-  // 256 bytes of each part go to the padding before its scales.
-  for (const { row0, rows: n } of rowParts(name, rows, (L.rowWords + L.blocks) * 4, gpu.maxTensorPartBytes - 256)) {
-    const image = quantizeRows(await read(row0 * rawRow, n * rawRow), dtype, n, k, quant, name);
-    const buffer = gpu.buffer(image.byteLength, `${name}[${row0}:${row0 + n}] ${quant}`);
-    gpu.write(buffer, 0, image);
-    parts.push({ buffer, row0, rows: n, scaleOffset: L.scaleOffset(n) });
-  }
-  return { name, dtype: quant, shape: [rows, k], parts };
-}
-
-/** The GPU image of `rows` rows of a stored [rows, k] matrix, quantized. */
-export function quantizeRows(raw: Uint8Array, dtype: StoredWeightDType, rows: number, k: number, quant: QuantFormat, name: string): Uint8Array {
-  return quantize(decode(raw, dtype.toUpperCase() as StoredDType), rows, k, quant, name);
+/** Writes an image slice of rows row0 .. of a part whose layout is L. */
+export function writeSlice(gpu: Gpu, buffer: GPUBuffer, L: ImageLayout, row0: number, slice: ImageSlice): void {
+  gpu.write(buffer, row0 * L.chunks * 16, slice.data);
+  if (slice.scales) gpu.write(buffer, L.scaleOffset + row0 * L.blocks * 4, slice.scales);
 }
 
 /** A weight from bytes already in memory. */

@@ -2,18 +2,25 @@
 import { decode, encode, type StoredDType } from '../model/dtype';
 import { requestGpuDevice } from './device';
 import { Gpu, type Recorder } from './gpu';
-import { dequantize, type QuantFormat } from '../model/quantize';
+import { dequantize, quantize, type QuantFormat } from '../model/quantize';
 import { tensorFromBytes, type GpuTensor, type StoredWeightDType } from './tensor';
 export { randn } from '../model/random';
 
-let shared: Promise<Gpu> | undefined;
+const shared = new Map<string, Promise<Gpu>>();
 
-/** One device per test file; validation errors fail the test instead of passing silently. */
-export function testGpu(opts: { maxTensorPartBytes?: number } = {}): Promise<Gpu> {
-  if (opts.maxTensorPartBytes) return requestGpuDevice().then((d) => new Gpu(d, opts));
-  shared ??= requestGpuDevice().then((d) => new Gpu(d));
-  return shared;
+/**
+ * One device per test file and options (maxTensorPartBytes, tileRows: both tile heights run on every
+ * adapter); validation errors fail the test instead of passing silently.
+ */
+export function testGpu(opts: { maxTensorPartBytes?: number; tileRows?: number } = {}): Promise<Gpu> {
+  const key = JSON.stringify(opts);
+  let gpu = shared.get(key);
+  if (!gpu) shared.set(key, (gpu = requestGpuDevice().then((d) => new Gpu(d, opts))));
+  return gpu;
 }
+
+/** The tile heights kernels are tested with: the adapter's own, and the other one. */
+export const TILE_HEIGHTS = [1, 64];
 
 /** Records with `body`, submits, and throws on any validation or out-of-memory error. */
 export async function run(gpu: Gpu, body: (rec: Recorder) => void): Promise<void> {
@@ -40,18 +47,14 @@ export type TestFormat = StoredDType | QuantFormat;
 
 /**
  * A weight tensor in a format, and its values as the kernels see them (rounded to that format; for
- * the quantized ones, dequantized by the CPU reference of src/model/quantize.ts).
+ * the quantized ones, quantized and dequantized by the CPU reference of src/model/quantize.ts, in
+ * row-major form: the GPU's tiling is the kernels' to undo).
  */
 export async function weight(gpu: Gpu, values: Float32Array, shape: number[], format: TestFormat): Promise<{ t: GpuTensor; v: Float32Array }> {
   if (format === 'int8' || format === 'int4') {
     const t = await tensorFromBytes(gpu, 'test', 'f32', shape, encode(values, 'F32'), format);
     const [rows, k] = shape;
-    const v = new Float32Array(rows * k);
-    for (const p of t.parts) {
-      const image = new Uint8Array(await gpu.read(p.buffer, 0, p.buffer.size));
-      v.set(dequantize(image, p.rows, k, format), p.row0 * k);
-    }
-    return { t, v };
+    return { t, v: dequantize(quantize(values, rows, k, format, 'test'), rows, k, format) };
   }
   const bytes = encode(values, format);
   const t = await tensorFromBytes(gpu, 'test', format.toLowerCase() as StoredWeightDType, shape, bytes);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dequantize, isQuantized, QUANT_BLOCK, quantize, quantLayout } from './quantize';
+import { dequantize, isQuantized, QUANT_BLOCK, quantize, quantRow } from './quantize';
 import { randn } from './random';
 
 describe('block quantization', () => {
@@ -24,10 +24,13 @@ describe('block quantization', () => {
     expect(Array.from(dequantize(quantize(new Float32Array(40), 1, 40, 'int8', 't'), 1, 40, 'int8'))).toEqual(new Array(40).fill(0));
   });
 
-  it('layout: whole blocks per row (32 elements for int8, 16 for int4), scales after a 256-byte aligned data region', () => {
-    const L = quantLayout('int4', 33); // blocks of 16
-    expect([L.blocks, L.rowWords, L.scaleOffset(3), L.bytes(3)]).toEqual([3, 6, 256, 256 + 3 * 3 * 4]);
-    expect(quantLayout('int8', 64).rowWords).toBe(16);
+  it('row-major form: whole blocks per row (32 elements for int8, 16 for int4), a scale word per block', () => {
+    expect(quantRow('int4', 33)).toEqual({ blocks: 3, words: 6 });
+    expect(quantRow('int8', 64)).toEqual({ blocks: 2, words: 16 });
+    const q = quantize(Float32Array.of(1, -1, 0.5, 0, 0, 0, 0, 0, 0.25), 1, 9, 'int8', 't');
+    expect([q.data.length, q.scales.length]).toEqual([8, 1]);
+    expect(q.data[0]).toBe(127 | ((-127 & 0xff) << 8) | (64 << 16)); // bytes 127, -127, 64 (0.5·127 rounds to 64), 0
+    expect(q.data[2]).toBe(32); // element 8: 0.25·127 = 31.75 → 32
   });
 
   it('refuses a non-finite weight and a scale beyond f16, naming the tensor and the element', () => {

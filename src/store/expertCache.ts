@@ -7,9 +7,10 @@
  */
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
-import { quantizeRows, WEIGHT_BYTES, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
-import { quantLayout, type QuantFormat } from '../model/quantize';
+import { WEIGHT_BYTES, writeSlice, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
+import { imageLayout, imageSlice } from '../gpu/weightImage';
 import type { ExpertWeights } from '../engine/weights';
+import type { QuantFormat } from '../model/quantize';
 
 export type EvictionPolicy = 'lru' | 'lfu';
 
@@ -134,10 +135,10 @@ export class ExpertCache {
   private slotTensor(name: string, label: string): GpuTensor {
     const info = this.ckpt.tensors.get(name)!;
     const [rows, k] = info.shape;
-    const L = this.quant && quantLayout(this.quant, k);
-    const buffer = this.gpu.buffer(L ? L.bytes(rows) : info.byteLength, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
-    const part = { buffer, row0: 0, rows, ...(L ? { scaleOffset: L.scaleOffset(rows) } : {}) };
-    return { name: label, dtype: this.quant ?? (info.dtype.toLowerCase() as StoredWeightDType), shape: info.shape, parts: [part] };
+    const dtype = this.quant ?? (info.dtype.toLowerCase() as StoredWeightDType);
+    const L = imageLayout(dtype, rows, k);
+    const buffer = this.gpu.buffer(L.bytes, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
+    return { name: label, dtype, shape: info.shape, parts: [{ buffer, row0: 0, rows, ...(this.quant ? { scaleOffset: L.scaleOffset } : {}) }] };
   }
 
   /** A slot to reuse, never one in `busy`; waits for a load in flight rather than tearing it. */
@@ -169,11 +170,11 @@ export class ExpertCache {
           throw new Error(`${name}: dtype ${info.dtype} or shape [${info.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
         const bytes = await this.ckpt.read(name, 0, info.byteLength);
         this.stats.bytesStreamed += bytes.byteLength;
-        return this.quant ? quantizeRows(bytes, stored, t.shape[0], t.shape[1], this.quant, name) : bytes;
+        return imageSlice(bytes, stored, t.shape[0], t.shape[1], this.quant, name, this.gpu.tileRows);
       }),
     ).then((parts) => {
       // Written together, after all three arrived, so a slot never mixes two experts.
-      parts.forEach((bytes, i) => this.gpu.write(targets[i].parts[0].buffer, 0, bytes));
+      parts.forEach((slice, i) => writeSlice(this.gpu, targets[i].parts[0].buffer, imageLayout(targets[i].dtype, ...(targets[i].shape as [number, number])), 0, slice));
       targets.forEach((t, i) => (t.name = names[i]));
     });
     slot.loading = done.then(

@@ -1,0 +1,138 @@
+/**
+ * Kernels against this adapter's own ceilings, in one run (the body of bench:kernels and bench:node):
+ * - copy: copyBufferToBuffer of 256 MiB;
+ * - read: a kernel that sums 256 MiB of words with the GEMV's access pattern (each invocation streams
+ *   its own run of vec4 words, or neighbouring invocations read neighbouring words when the adapter
+ *   tiles by 64 rows) and no other math: the practical ceiling of a kernel reading these bytes;
+ * - gemv (one token) of every weight format at MiniMax-M1's expert shapes and a dense 2048×2048: GB/s
+ *   of weight bytes read, and its ratio to copy;
+ * - gemm (prefill, 256 tokens): GFLOP/s, on 2048×2048 (and the M1 shapes on a GPU; a software adapter
+ *   needs minutes for those).
+ */
+import { Gpu } from '../src/gpu/gpu';
+import { matmul } from '../src/gpu/matmul';
+import { destroyTensor, tensorFromBytes, type StoredWeightDType, type WeightDType } from '../src/gpu/tensor';
+import { encode } from '../src/model/dtype';
+import { randn } from '../src/model/random';
+
+export interface KernelRow {
+  runtime: string;
+  op: 'copy' | 'read' | 'gemv' | 'gemm';
+  format: WeightDType | '-';
+  shape: string;
+  'GB/s': number;
+  'ratio to copy': number;
+  'GFLOP/s': number;
+}
+
+const FORMATS: WeightDType[] = ['f32', 'f16', 'bf16', 'int8', 'int4'];
+const M1_SHAPES: [number, number][] = [[9216, 6144], [6144, 9216]];
+const GEMM_TOKENS = 256;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median seconds of `reps` runs of `body` (submit and wait), after one that compiles. */
+async function timed(gpu: Gpu, body: () => void, reps = 3): Promise<number> {
+  const ts: number[] = [];
+  for (let r = 0; r < reps + 1; r++) {
+    const t = performance.now();
+    body();
+    await gpu.device.queue.onSubmittedWorkDone();
+    ts.push((performance.now() - t) / 1000);
+  }
+  return median(ts.slice(1));
+}
+
+const round = (x: number, digits: number) => +x.toFixed(digits);
+
+export async function benchKernels(gpu: Gpu, runtime: string, log: (line: string) => void = () => {}): Promise<KernelRow[]> {
+  const rows: KernelRow[] = [];
+  const push = (r: Omit<KernelRow, 'runtime'>) => {
+    rows.push({ runtime, ...r });
+    log(`${r.op} ${r.format} ${r.shape}: ${r['GB/s']} GB/s (${r['ratio to copy']} of copy) ${r['GFLOP/s']} GFLOP/s`);
+  };
+  const bytes = 256 << 20;
+  const a = gpu.buffer(bytes, 'a');
+  const b = gpu.buffer(bytes, 'b');
+  const copyS = await timed(gpu, () => {
+    const enc = gpu.device.createCommandEncoder();
+    enc.copyBufferToBuffer(a, 0, b, 0, bytes);
+    gpu.device.queue.submit([enc.finish()]);
+  });
+  const copy = bytes / copyS / 1e9;
+  push({ op: 'copy', format: '-', shape: '256 MiB', 'GB/s': round(copy, 2), 'ratio to copy': 1, 'GFLOP/s': 0 });
+
+  // 64 Ki invocations, each summing `per` vec4 words: its own run (tile height 1) or, tiled by 64, word
+  // i of invocation l of a workgroup at i·64 + l.
+  const T = gpu.tileRows;
+  const module = gpu.device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read> w: array<vec4u>; @group(0) @binding(1) var<storage, read_write> o: array<u32>;
+      @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+        let per = arrayLength(&w) / 65536u; let t0 = g.x - g.x % ${T}u; let base = t0 * per + g.x % ${T}u;
+        var s = vec4u(0u);
+        for (var i = 0u; i < per; i++) { s += w[base + i * ${T}u]; }
+        o[g.x] = s.x + s.y + s.z + s.w; }`,
+  });
+  const pipe = gpu.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const out = gpu.buffer(65536 * 4, 'o');
+  const group = gpu.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: out } }] });
+  const readS = await timed(gpu, () => {
+    const enc = gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1024);
+    pass.end();
+    gpu.device.queue.submit([enc.finish()]);
+  });
+  push({ op: 'read', format: '-', shape: '256 MiB', 'GB/s': round(bytes / readS / 1e9, 2), 'ratio to copy': round(bytes / readS / 1e9 / copy, 3), 'GFLOP/s': 0 });
+  a.destroy();
+  b.destroy();
+  out.destroy();
+
+  const cpuAdapter = gpu.tileRows === 1;
+  for (const [r, k] of [[2048, 2048] as [number, number], ...M1_SHAPES]) {
+    const values = randn(r * k, r + k, 0.02);
+    const gemm = !cpuAdapter || r === 2048;
+    const x = gpu.upload(randn((gemm ? GEMM_TOKENS : 1) * k, 7), 'x');
+    const y = gpu.buffer((gemm ? GEMM_TOKENS : 1) * r * 4, 'y');
+    for (const format of FORMATS) {
+      const quant = format === 'int8' || format === 'int4' ? format : undefined;
+      const stored: StoredWeightDType = quant ? 'f32' : (format as StoredWeightDType);
+      const w = await tensorFromBytes(gpu, `w ${format}`, stored, [r, k], encode(values, stored.toUpperCase() as 'F32'), quant);
+      const wBytes = w.parts.reduce((s, p) => s + p.buffer.size, 0);
+      const gemvS = await timed(gpu, () => {
+        const rec = gpu.recorder();
+        matmul(gpu, rec, { x, n: 1, w, y });
+        rec.submit();
+      });
+      const gbs = wBytes / gemvS / 1e9;
+      push({ op: 'gemv', format, shape: `${r}x${k}`, 'GB/s': round(gbs, 2), 'ratio to copy': round(gbs / copy, 3), 'GFLOP/s': round((2 * r * k) / gemvS / 1e9, 2) });
+      if (gemm) {
+        const gemmS = await timed(
+          gpu,
+          () => {
+            const rec = gpu.recorder();
+            matmul(gpu, rec, { x, n: GEMM_TOKENS, w, y });
+            rec.submit();
+          },
+          cpuAdapter ? 1 : 3,
+        );
+        const g = wBytes / gemmS / 1e9;
+        push({ op: 'gemm', format, shape: `${GEMM_TOKENS}x${k} · ${r}x${k}ᵀ`, 'GB/s': round(g, 3), 'ratio to copy': round(g / copy, 4), 'GFLOP/s': round((2 * GEMM_TOKENS * r * k) / gemmS / 1e9, 2) });
+      }
+      destroyTensor(w);
+    }
+    x.destroy();
+    y.destroy();
+  }
+  return rows;
+}
+
+/** The rows as an aligned text table. */
+export function table(rows: object[]): string {
+  if (!rows.length) return '';
+  const keys = Object.keys(rows[0]);
+  const cells = [keys, ...rows.map((r) => keys.map((k) => String((r as Record<string, unknown>)[k])))];
+  const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i])).join(' | ')).join('\n');
+}

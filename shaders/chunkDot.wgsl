@@ -1,0 +1,60 @@
+// Dot products of weight chunks (shaders/weights.wgsl) with an activation row, written out per format:
+// software adapters compile loops and dynamically indexed vectors literally, so nothing here loops.
+// The including shader names its f32 activation binding `x`.
+
+// The activations a chunk multiplies: QUADS quads (f32 1, f16/bf16 2, int8 4, int4 8), columns of a, b;
+// for int4 also their sums over each block (sa, sb: the minimum's term), shared by every row.
+struct ChunkX { a: mat4x4f, b: mat4x4f, sa: f32, sb: f32 }
+
+fn xQuad(i: u32) -> vec4f {
+  return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+}
+
+// The activations of one whole chunk starting at x[i].
+fn chunkX(i: u32) -> ChunkX {
+  var xs: ChunkX;
+  xs.a[0] = xQuad(i);
+  if (QUADS >= 2u) { xs.a[1] = xQuad(i + 4u); }
+  if (QUADS >= 4u) {
+    xs.a[2] = xQuad(i + 8u);
+    xs.a[3] = xQuad(i + 12u);
+  }
+  if (QUADS == 8u) {
+    xs.b = mat4x4f(xQuad(i + 16u), xQuad(i + 20u), xQuad(i + 24u), xQuad(i + 28u));
+    let one = vec4f(1.0);
+    xs.sa = dot(xs.a * one, one);
+    xs.sb = dot(xs.b * one, one);
+  }
+  return xs;
+}
+
+fn bf16Quad(a: u32, b: u32) -> vec4f {
+  return bitcast<vec4f>(vec4u(a << 16u, a & 0xffff0000u, b << 16u, b & 0xffff0000u));
+}
+// The byte unpacks are one instruction on software adapters, where shifting each component is many
+// (npm run bench:kernels measured both); their 1/127 and 1/255 are folded into the block scale.
+fn int8Quad(w: u32) -> vec4f {
+  return unpack4x8snorm(w); // q / 127 (q ≥ -127, so never clamped)
+}
+// Elements 4h .. 4h + 3 of an int4 word (quantize.ts: the low nibbles of its bytes, then the high ones).
+fn int4Quad(w: u32, h: u32) -> vec4f {
+  return unpack4x8unorm((w >> (4u * h)) & 0x0f0f0f0fu); // q / 255
+}
+
+// chunk · activations, for a whole chunk (int4: a block is q·s + m, so s·(q·x) + m·Σx).
+fn chunkDot(v: vec4u, sc: vec4f, xs: ChunkX) -> f32 {
+  if (WDTYPE == 0u) { return dot(bitcast<vec4f>(v), xs.a[0]); }
+  if (WDTYPE == 1u) { return dot(vec4f(unpack2x16float(v.x), unpack2x16float(v.y)), xs.a[0]) + dot(vec4f(unpack2x16float(v.z), unpack2x16float(v.w)), xs.a[1]); }
+  if (WDTYPE == 2u) { return dot(bf16Quad(v.x, v.y), xs.a[0]) + dot(bf16Quad(v.z, v.w), xs.a[1]); }
+  if (WDTYPE == 3u) { return (127.0 * sc.x) * (dot(int8Quad(v.x), xs.a[0]) + dot(int8Quad(v.y), xs.a[1]) + dot(int8Quad(v.z), xs.a[2]) + dot(int8Quad(v.w), xs.a[3])); }
+  let lo = dot(int4Quad(v.x, 0u), xs.a[0]) + dot(int4Quad(v.x, 1u), xs.a[1]) + dot(int4Quad(v.y, 0u), xs.a[2]) + dot(int4Quad(v.y, 1u), xs.a[3]);
+  let hi = dot(int4Quad(v.z, 0u), xs.b[0]) + dot(int4Quad(v.z, 1u), xs.b[1]) + dot(int4Quad(v.w, 0u), xs.b[2]) + dot(int4Quad(v.w, 1u), xs.b[3]);
+  return (255.0 * sc.x) * lo + sc.y * xs.sa + (255.0 * sc.z) * hi + sc.w * xs.sb;
+}
+
+// chunk · activations for the first n elements of a chunk (a row's last, partial chunk).
+fn tailDot(v: vec4u, sc: vec4f, i: u32, n: u32) -> f32 {
+  var s = 0.0;
+  for (var e = 0u; e < n; e++) { s += elementOf(v, e, sc) * x[i + e]; }
+  return s;
+}
