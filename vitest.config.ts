@@ -23,6 +23,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
+          // *.gpu.test.ts (the kernels) run here through Dawn and in Chromium.
           include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
           exclude: ['src/**/*.browser.test.ts'],
           testTimeout: 300_000,
@@ -33,7 +34,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'browser',
-          include: ['src/**/*.browser.test.ts'],
+          include: ['src/**/*.browser.test.ts', 'src/**/*.gpu.test.ts'],
           testTimeout: 300_000,
           browser: BROWSER,
         },

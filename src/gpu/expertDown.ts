@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { scalesOf, WDTYPE, type GpuTensor } from './tensor';
+import { scalesOf, weightConstants, type GpuTensor } from './tensor';
 import { dispatchRows, rowsPerInvocation, singlePart, type ExpertRows } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
@@ -10,7 +10,7 @@ export function expertDown(
   a: ExpertRows & { u: GPUBuffer; w2: GpuTensor; weight: GPUBuffer; out: GPUBuffer },
 ): void {
   const [hidden, inter] = a.w2.shape;
-  const pipeline = gpu.pipeline('expertDown', { WDTYPE: WDTYPE[a.w2.dtype], TILE_ROWS: gpu.tileRows, TT: rowsPerInvocation(a) });
+  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a) });
   const params = new Params().u32(hidden).u32(inter).u32(a.expert);
   const w2 = singlePart(a.w2);
   dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, hidden, 1);

@@ -1,6 +1,6 @@
 import { type Binding, type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { scalesOf, WDTYPE, type GpuTensor, type TensorPart } from './tensor';
+import { scalesOf, weightConstants, type GpuTensor, type TensorPart } from './tensor';
 
 /** Where one expert's routed rows are: rows runs[e] of `tok` (and of the row weights). */
 export interface ExpertRows {
@@ -38,7 +38,7 @@ export function expertSwiglu(
 ): void {
   const [inter, hidden] = a.w1.shape;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
-  const pipeline = gpu.pipeline('expertSwiglu', { WDTYPE: WDTYPE[a.w1.dtype], TILE_ROWS: gpu.tileRows, TT: rowsPerInvocation(a) });
+  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: rowsPerInvocation(a) });
   const params = new Params().u32(hidden).u32(inter).u32(a.expert);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
   dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, inter, 0);

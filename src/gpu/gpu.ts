@@ -16,6 +16,8 @@ export interface GpuOptions {
   maxTensorPartBytes?: number;
   /** Rows a weight tile (src/gpu/weightImage.ts); by default chosen from the adapter. */
   tileRows?: number;
+  /** How kernels widen int8/int4 bytes (shaders/chunkDot.wgsl); by default chosen from the adapter. */
+  unpackBytes?: 0 | 1;
 }
 
 /**
@@ -28,11 +30,17 @@ export function tileRowsFor(info: GPUAdapterInfo | undefined): number {
   return cpu ? 1 : 64;
 }
 
+/** SwiftShader widens bytes fastest with the unpack builtins, every other adapter measured with integer operations. */
+export function unpackBytesFor(info: GPUAdapterInfo | undefined): 0 | 1 {
+  return info && /swiftshader/i.test(`${info.architecture} ${info.description} ${info.device} ${info.vendor}`) ? 1 : 0;
+}
+
 /** One device with its pipeline cache, uniform arena and staging buffers. */
 export class Gpu {
   readonly maxBindingBytes: number;
   readonly maxTensorPartBytes: number;
   readonly tileRows: number;
+  readonly unpackBytes: 0 | 1;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   readonly arena: GPUBuffer;
@@ -53,6 +61,7 @@ export class Gpu {
     this.maxBindingBytes = limit & ~3;
     this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
     this.tileRows = opts.tileRows ?? tileRowsFor(device.adapterInfo);
+    this.unpackBytes = opts.unpackBytes ?? unpackBytesFor(device.adapterInfo);
     device.addEventListener('uncapturederror', (e) => {
       this.error ??= (e as GPUUncapturedErrorEvent).error.message;
     });

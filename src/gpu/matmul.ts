@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
-import { scalesOf, WDTYPE, type GpuTensor } from './tensor';
+import { scalesOf, weightConstants, type GpuTensor } from './tensor';
 
 export interface MatmulArgs {
   x: GPUBuffer; // [x0 + n, k] f32
@@ -17,7 +17,7 @@ export interface MatmulArgs {
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
-  const pipeline = gpu.pipeline('matmul', { WDTYPE: WDTYPE[a.w.dtype], TILE_ROWS: gpu.tileRows, ACT: a.act === 'silu' ? 1 : 0 }, one ? 'gemv' : 'gemm');
+  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0 }, one ? 'gemv' : 'gemm');
   for (const part of a.w.parts) {
     const params = new Params()
       .u32(a.n)

@@ -9,6 +9,11 @@ export type WeightDType = StoredWeightDType | QuantFormat;
 export const WDTYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, int8: 3, int4: 4 };
 export const WEIGHT_BYTES: Record<StoredWeightDType, number> = { f32: 4, f16: 2, bf16: 2 };
 
+/** Pipeline constants of a kernel that reads matrices of `dtype` through shaders/chunkDot.wgsl. */
+export function weightConstants(gpu: Gpu, dtype: WeightDType): Record<string, number> {
+  return { WDTYPE: WDTYPE[dtype], TILE_ROWS: gpu.tileRows, UNPACK_BYTES: gpu.unpackBytes };
+}
+
 /** Rows row0 .. row0+rows of a weight matrix, in a buffer of their own. */
 export interface TensorPart {
   buffer: GPUBuffer;

@@ -1,4 +1,4 @@
-/** Helpers for kernel tests on a real WebGPU device. */
+/** Helpers for kernel tests on a real WebGPU device: Chromium's, or Dawn's in Node. */
 import { decode, encode, type StoredDType } from '../model/dtype';
 import { requestGpuDevice } from './device';
 import { Gpu, type Recorder } from './gpu';
@@ -8,19 +8,29 @@ export { randn } from '../model/random';
 
 const shared = new Map<string, Promise<Gpu>>();
 
+/** The browser's WebGPU, or in Node Dawn's (imported only there). */
+async function device(): Promise<GPUDevice> {
+  if (typeof navigator !== 'undefined' && navigator.gpu) return requestGpuDevice();
+  const { nodeGpuDevice } = await import('../node/gpu');
+  return nodeGpuDevice();
+}
+
 /**
- * One device per test file and options (maxTensorPartBytes, tileRows: both tile heights run on every
- * adapter); validation errors fail the test instead of passing silently.
+ * One device per test file and options (maxTensorPartBytes; tileRows and unpackBytes: each kernel
+ * variant runs on every adapter); validation errors fail the test instead of passing silently.
  */
-export function testGpu(opts: { maxTensorPartBytes?: number; tileRows?: number } = {}): Promise<Gpu> {
+export function testGpu(opts: { maxTensorPartBytes?: number; tileRows?: number; unpackBytes?: 0 | 1 } = {}): Promise<Gpu> {
   const key = JSON.stringify(opts);
   let gpu = shared.get(key);
-  if (!gpu) shared.set(key, (gpu = requestGpuDevice().then((d) => new Gpu(d, opts))));
+  if (!gpu) shared.set(key, (gpu = device().then((d) => new Gpu(d, opts))));
   return gpu;
 }
 
-/** The tile heights kernels are tested with: the adapter's own, and the other one. */
-export const TILE_HEIGHTS = [1, 64];
+/** The kernel variants every kernel test runs: both tile heights, both ways of widening bytes. */
+export const VARIANTS = [
+  { tileRows: 1, unpackBytes: 1 },
+  { tileRows: 64, unpackBytes: 0 },
+] as const;
 
 /** Records with `body`, submits, and throws on any validation or out-of-memory error. */
 export async function run(gpu: Gpu, body: (rec: Recorder) => void): Promise<void> {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { matmul } from './matmul';
-import { maxAbsDiff, randn, readF32, run, testGpu, TILE_HEIGHTS, weight } from './testing';
+import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './testing';
 
 describe('matmul', () => {
-  for (const tileRows of TILE_HEIGHTS)
+  for (const variant of VARIANTS)
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
     for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3], [6, 45, 131], [1, 200, 300]])
-      it(`${dtype} n=${n} k=${k} rows=${rows}, tiles of ${tileRows}`, async () => {
-        const gpu = await testGpu({ tileRows });
+      it(`${dtype} n=${n} k=${k} rows=${rows}, ${JSON.stringify(variant)}`, async () => {
+        const gpu = await testGpu(variant);
         const x = randn(n * k, n + k);
         const { t, v } = await weight(gpu, randn(rows * k, rows, 0.3), [rows, k], dtype);
         const y = gpu.buffer(n * rows * 4, 'y');

@@ -8,7 +8,7 @@ import { sharedExpertMix } from './sharedExpertMix';
 import { Params } from './params';
 import { moePlan } from './moePlan';
 import { INDIRECT_STORAGE } from './gpu';
-import { maxAbsDiff, randn, readF32, readU32, run, testGpu, weight } from './testing';
+import { VARIANTS, maxAbsDiff, randn, readF32, readU32, run, testGpu, weight } from './testing';
 
 describe('router (softmax, top-k, renormalise)', () => {
   for (const [n, E, k] of [[5, 6, 2], [9, 5, 3], [3, 1, 1], [4, 33, 8]])
@@ -37,9 +37,9 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
   // Two experts over routed rows of 11 tokens, planned by the CPU (direct dispatch) or by moePlan on the
   // GPU (indirect dispatch), onto what `out` already holds.
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
-    for (const [planned, n, tileRows] of [['cpu', 11, 1], ['gpu', 11, 64], ['gpu', 1, 1], ['gpu', 1, 64]] as const)
-      it(`${dtype}, ${planned} plan, ${n} token${n > 1 ? 's' : ''}, tiles of ${tileRows}`, async () => {
-        const gpu = await testGpu({ tileRows });
+    for (const [planned, n, v] of [['cpu', 11, 0], ['gpu', 11, 1], ['gpu', 1, 0], ['gpu', 1, 1]] as const)
+      it(`${dtype}, ${planned} plan, ${n} token${n > 1 ? 's' : ''}, ${JSON.stringify(VARIANTS[v])}`, async () => {
+        const gpu = await testGpu(VARIANTS[v]);
         const [hidden, inter, E, k] = [19, 23, 3, 1];
         const x = randn(n * hidden, 1);
         const xb = gpu.upload(x, 'x');
