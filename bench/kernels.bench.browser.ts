@@ -10,7 +10,7 @@ it('kernels: copy, read, GEMV and GEMM per format', async () => {
   const browser = navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent;
   const info = gpu.device.adapterInfo;
   const rows = await benchKernels(gpu, `lightmoe (${browser.replace('/', ' ')} WebGPU, ${info?.architecture || info?.vendor})`, console.log);
-  console.log(`kernels, ${browser}, adapter ${info?.vendor} ${info?.architecture}, tiles of ${gpu.tileRows}:\n${table(rows)}`);
-  await commands.writeFile('bench-kernels.json', JSON.stringify({ rows, userAgent: navigator.userAgent, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, tileRows: gpu.tileRows }, null, 2) + '\n');
+  console.log(`kernels, ${browser}, adapter ${info?.vendor} ${info?.architecture}, tiles of ${gpu.choices.tileRows}:\n${table(rows)}`);
+  await commands.writeFile('bench-kernels.json', JSON.stringify({ rows, userAgent: navigator.userAgent, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, tileRows: gpu.choices.tileRows }, null, 2) + '\n');
   gpu.destroy();
 });

@@ -74,7 +74,7 @@ async function measure(gpu: Gpu, runtime: string, log: (line: string) => void): 
 
   // 64 Ki invocations, each summing `per` vec4 words: its own run (tile height 1) or, tiled by 64, word
   // i of invocation l of a workgroup at i·64 + l.
-  const T = gpu.tileRows;
+  const T = gpu.choices.tileRows;
   const module = gpu.device.createShaderModule({
     code: `@group(0) @binding(0) var<storage, read> w: array<vec4u>; @group(0) @binding(1) var<storage, read_write> o: array<u32>;
       @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
@@ -100,7 +100,7 @@ async function measure(gpu: Gpu, runtime: string, log: (line: string) => void): 
   b.destroy();
   out.destroy();
 
-  const cpuAdapter = gpu.tileRows === 1;
+  const cpuAdapter = gpu.choices.tileRows === 1;
   for (const [r, k] of [[2048, 2048] as [number, number], ...M1_SHAPES]) {
     const values = randn(r * k, r + k, 0.02);
     const gemm = !cpuAdapter || r === 2048;

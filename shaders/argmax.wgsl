@@ -1,7 +1,7 @@
 // Greedy sampling: index of the largest of count logits (the first one on ties, as numpy's argmax).
 // One workgroup: strided scan per thread, then a tree reduction.
 struct Params { count: u32, offset: u32 }
-const WG = 256u;
+override WG: u32 = 256u; // a power of two
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;    // [offset + count] f32

@@ -18,6 +18,13 @@ override TT: u32 = 4u;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
 @group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's tiled block scales (int8, int4)
 
+// The block scales of chunk j.
+fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
+  if (WDTYPE < 3u) { return vec4f(0.0); }
+  let b = chunkBlocks(j, blocks) * stride + s0;
+  return chunkScales(ws2[b.x], ws2[b.y]);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
@@ -34,21 +41,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let stride = tileStride(c, p.hidden);
   let full = p.inter / CHUNK;
   var acc = vec4f(0.0);
-  for (var j = 0u; j <= full; j++) {
+  for (var j = 0u; j < full; j++) {
     let v = w2[w0 + j * stride];
-    var sc = vec4f(0.0);
-    if (WDTYPE >= 3u) {
-      let bl = chunkBlocks(j, blocks) * stride + s0;
-      sc = chunkScales(ws2[bl.x], ws2[bl.y]);
-    }
+    let sc = scalesAt(s0, stride, j, blocks);
     let i = j * CHUNK;
-    if (j < full) {
-      acc.x += chunkDot(v, sc, chunkX(ub.x + i));
-      if (TT == 4u) { acc += vec4f(0.0, chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i))); }
-    } else if (i < p.inter) {
-      let n = p.inter - i;
-      acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
-    }
+    acc.x += chunkDot(v, sc, chunkX(ub.x + i));
+    if (TT == 4u) { acc += vec4f(0.0, chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i))); }
+  }
+  let i = full * CHUNK;
+  if (i < p.inter) {
+    let v = w2[w0 + full * stride];
+    let sc = scalesAt(s0, stride, full, blocks);
+    let n = p.inter - i;
+    acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
   }
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {

@@ -18,6 +18,14 @@ override TT: u32 = 4u;
 @group(0) @binding(7) var<storage, read> ws1: array<u32>;     // W1's tiled block scales (int8, int4)
 @group(0) @binding(8) var<storage, read> ws3: array<u32>;     // W3's tiled block scales (int8, int4)
 
+// The block scales of chunk j of W1 (which = 1) or W3.
+fn scalesAt(which: u32, s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
+  if (WDTYPE < 3u) { return vec4f(0.0); }
+  let b = chunkBlocks(j, blocks) * stride + s0;
+  if (which == 1u) { return chunkScales(ws1[b.x], ws1[b.y]); }
+  return chunkScales(ws3[b.x], ws3[b.y]);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
@@ -35,33 +43,32 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let full = p.hidden / CHUNK;
   var a = vec4f(0.0);
   var b = vec4f(0.0);
-  for (var j = 0u; j <= full; j++) {
+  for (var j = 0u; j < full; j++) {
     let v1 = w1[w0 + j * stride];
     let v3 = w3[w0 + j * stride];
-    var sc1 = vec4f(0.0);
-    var sc3 = vec4f(0.0);
-    if (WDTYPE >= 3u) {
-      let bl = chunkBlocks(j, blocks) * stride + s0;
-      sc1 = chunkScales(ws1[bl.x], ws1[bl.y]);
-      sc3 = chunkScales(ws3[bl.x], ws3[bl.y]);
-    }
+    let sc1 = scalesAt(1u, s0, stride, j, blocks);
+    let sc3 = scalesAt(3u, s0, stride, j, blocks);
     let c = j * CHUNK;
-    if (j < full) {
-      let x0 = chunkX(xb.x + c);
-      a.x += chunkDot(v1, sc1, x0);
-      b.x += chunkDot(v3, sc3, x0);
-      if (TT == 4u) {
-        let x1 = chunkX(xb.y + c);
-        let x2 = chunkX(xb.z + c);
-        let x3 = chunkX(xb.w + c);
-        a += vec4f(0.0, chunkDot(v1, sc1, x1), chunkDot(v1, sc1, x2), chunkDot(v1, sc1, x3));
-        b += vec4f(0.0, chunkDot(v3, sc3, x1), chunkDot(v3, sc3, x2), chunkDot(v3, sc3, x3));
-      }
-    } else if (c < p.hidden) {
-      let n = p.hidden - c;
-      a += vec4f(tailDot(v1, sc1, xb.x + c, n), tailDot(v1, sc1, xb.y + c, n), tailDot(v1, sc1, xb.z + c, n), tailDot(v1, sc1, xb.w + c, n));
-      b += vec4f(tailDot(v3, sc3, xb.x + c, n), tailDot(v3, sc3, xb.y + c, n), tailDot(v3, sc3, xb.z + c, n), tailDot(v3, sc3, xb.w + c, n));
+    let x0 = chunkX(xb.x + c);
+    a.x += chunkDot(v1, sc1, x0);
+    b.x += chunkDot(v3, sc3, x0);
+    if (TT == 4u) {
+      let x1 = chunkX(xb.y + c);
+      let x2 = chunkX(xb.z + c);
+      let x3 = chunkX(xb.w + c);
+      a += vec4f(0.0, chunkDot(v1, sc1, x1), chunkDot(v1, sc1, x2), chunkDot(v1, sc1, x3));
+      b += vec4f(0.0, chunkDot(v3, sc3, x1), chunkDot(v3, sc3, x2), chunkDot(v3, sc3, x3));
     }
+  }
+  let c = full * CHUNK;
+  if (c < p.hidden) {
+    let v1 = w1[w0 + full * stride];
+    let v3 = w3[w0 + full * stride];
+    let sc1 = scalesAt(1u, s0, stride, full, blocks);
+    let sc3 = scalesAt(3u, s0, stride, full, blocks);
+    let n = p.hidden - c;
+    a += vec4f(tailDot(v1, sc1, xb.x + c, n), tailDot(v1, sc1, xb.y + c, n), tailDot(v1, sc1, xb.z + c, n), tailDot(v1, sc1, xb.w + c, n));
+    b += vec4f(tailDot(v3, sc3, xb.x + c, n), tailDot(v3, sc3, xb.y + c, n), tailDot(v3, sc3, xb.z + c, n), tailDot(v3, sc3, xb.w + c, n));
   }
   let h = a / (1.0 + exp(-a)) * b;
   let nr = min(TT, count - r0);

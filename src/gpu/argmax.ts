@@ -4,5 +4,5 @@ import { Params } from './params';
 /** out[0] = index of the largest of logits[offset .. offset+count) (first on ties). */
 export function argmax(gpu: Gpu, rec: Recorder, a: { logits: GPUBuffer; offset: number; count: number; out: GPUBuffer }): void {
   const params = new Params().u32(a.count).u32(a.offset);
-  rec.dispatch(gpu.pipeline('argmax'), params, [a.logits, a.out], 1);
+  rec.dispatch(gpu.pipeline('argmax', { WG: gpu.choices.barrierWorkgroup }), params, [a.logits, a.out], 1);
 }

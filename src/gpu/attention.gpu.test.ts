@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { attention } from './attention';
 import { rope, ropeTable } from './rope';
-import { maxAbsDiff, randn, readF32, run, testGpu } from './testing';
+import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS } from './testing';
 
 describe('rope (rotate-half on the first rotary_dim channels)', () => {
   for (const [n, heads, hd, rd, pos0, theta] of [
@@ -27,8 +27,9 @@ describe('attention (causal, GQA, over a KV cache)', () => {
     [5, 131, 3, 1, 10], // chunked prefill after a past
     [2, 3, 8, 8, 130], // head_dim larger than the workgroup
   ])
-    it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd}`, async () => {
-      const gpu = await testGpu();
+    for (const variant of VARIANTS)
+    it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd}, workgroups of ≤ ${variant.choices.barrierWorkgroup}`, async () => {
+      const gpu = await testGpu(variant);
       const q = randn(n * nh * hd, 1, 0.6);
       const K = randn((past + n) * nkv * hd, 2, 0.6);
       const V = randn((past + n) * nkv * hd, 3);

@@ -15,7 +15,7 @@ export interface AttentionArgs {
 
 /** Causal GQA softmax attention of n new queries over past + n cached keys, scaled by 1/sqrt(hd). */
 export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
-  const pipeline = gpu.pipeline('attention', { HD: a.headDim });
+  const pipeline = gpu.pipeline('attention', { HD: a.headDim, WG: Math.min(64, gpu.choices.barrierWorkgroup) });
   const params = new Params()
     .u32(a.n)
     .u32(a.numHeads)

@@ -14,33 +14,41 @@ export const INDIRECT_STORAGE = STORAGE | USAGE.INDIRECT;
 export interface GpuOptions {
   /** Largest row part of a weight; below the binding limit only to exercise tensor splitting in tests. */
   maxTensorPartBytes?: number;
-  /** Rows a weight tile (src/gpu/weightImage.ts); by default chosen from the adapter. */
-  tileRows?: number;
-  /** How kernels widen int8/int4 bytes (shaders/chunkDot.wgsl); by default chosen from the adapter. */
-  unpackBytes?: 0 | 1;
+  /** Kernel variants; by default chosen from the adapter (kernelChoices). */
+  choices?: Partial<KernelChoices>;
+}
+
+/** The variants of the kernels that differ per adapter, each correct on every adapter. */
+export interface KernelChoices {
+  /** Rows a weight tile (src/gpu/weightImage.ts). */
+  tileRows: 1 | 64;
+  /** How int8/int4 bytes are widened (shaders/chunkDot.wgsl): 1 = unpack builtins, 0 = integer operations. */
+  unpackBytes: 0 | 1;
+  /** Most invocations in a workgroup that synchronises with barriers (attention, argmax). */
+  barrierWorkgroup: number;
 }
 
 /**
- * Tile height for an adapter, measured (npm run bench:kernels): CPU adapters run fastest when every
- * invocation streams its own rows (SwiftShader: 2.0 GB/s row-major, 1.2 GB/s tiled by 64), GPUs need
- * neighbouring invocations on neighbouring chunks.
+ * Kernel variants for an adapter, as measured (npm run bench:kernels, bench/decodeProfile):
+ * - CPU adapters run GEMV fastest when every invocation streams its own rows (SwiftShader: 2.0 GB/s
+ *   row-major, 1.2 GB/s tiled by 64); GPUs need neighbouring invocations on neighbouring chunks.
+ * - SwiftShader widens bytes fastest with the unpack builtins (int8 GEMV 2.07 against 1.28 GB/s),
+ *   lavapipe with integer operations (3.35 against 2.19 GB/s).
+ * - SwiftShader runs a workgroup's barriers as switches between its groups of 4 lanes: stories260k's
+ *   decode attention takes 405 µs a token with workgroups of 4, 1763 µs with 64; argmax 35 µs with 4, 424 µs with 256.
  */
-export function tileRowsFor(info: GPUAdapterInfo | undefined): number {
-  const cpu = info && (info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description} ${info.device}`));
-  return cpu ? 1 : 64;
-}
-
-/** SwiftShader widens bytes fastest with the unpack builtins, every other adapter measured with integer operations. */
-export function unpackBytesFor(info: GPUAdapterInfo | undefined): 0 | 1 {
-  return info && /swiftshader/i.test(`${info.architecture} ${info.description} ${info.device} ${info.vendor}`) ? 1 : 0;
+export function kernelChoices(info: GPUAdapterInfo | undefined): KernelChoices {
+  const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
+  const swiftshader = /swiftshader/i.test(text);
+  const cpu = !!info && (info.isFallbackAdapter || swiftshader || /llvmpipe|lavapipe/i.test(text));
+  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256 };
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */
 export class Gpu {
   readonly maxBindingBytes: number;
   readonly maxTensorPartBytes: number;
-  readonly tileRows: number;
-  readonly unpackBytes: 0 | 1;
+  readonly choices: KernelChoices;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   readonly arena: GPUBuffer;
@@ -60,8 +68,7 @@ export class Gpu {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = limit & ~3;
     this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
-    this.tileRows = opts.tileRows ?? tileRowsFor(device.adapterInfo);
-    this.unpackBytes = opts.unpackBytes ?? unpackBytesFor(device.adapterInfo);
+    this.choices = { ...kernelChoices(device.adapterInfo), ...opts.choices };
     device.addEventListener('uncapturederror', (e) => {
       this.error ??= (e as GPUUncapturedErrorEvent).error.message;
     });

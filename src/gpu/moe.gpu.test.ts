@@ -38,7 +38,7 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
   // GPU (indirect dispatch), onto what `out` already holds.
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
     for (const [planned, n, v] of [['cpu', 11, 0], ['gpu', 11, 1], ['gpu', 1, 0], ['gpu', 1, 1]] as const)
-      it(`${dtype}, ${planned} plan, ${n} token${n > 1 ? 's' : ''}, ${JSON.stringify(VARIANTS[v])}`, async () => {
+      it(`${dtype}, ${planned} plan, ${n} token${n > 1 ? 's' : ''}, ${JSON.stringify(VARIANTS[v].choices)}`, async () => {
         const gpu = await testGpu(VARIANTS[v]);
         const [hidden, inter, E, k] = [19, 23, 3, 1];
         const x = randn(n * hidden, 1);
@@ -100,8 +100,9 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
 
 describe('argmax', () => {
   for (const count of [1, 7, 512, 1031])
-    it(`count=${count}, first index on ties`, async () => {
-      const gpu = await testGpu();
+    for (const variant of VARIANTS)
+    it(`count=${count}, first index on ties, workgroups of ${variant.choices.barrierWorkgroup}`, async () => {
+      const gpu = await testGpu(variant);
       const v = randn(count + 3, count);
       const top = Math.floor(count / 2);
       v[3 + top] = 50;

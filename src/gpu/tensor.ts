@@ -11,7 +11,7 @@ export const WEIGHT_BYTES: Record<StoredWeightDType, number> = { f32: 4, f16: 2,
 
 /** Pipeline constants of a kernel that reads matrices of `dtype` through shaders/chunkDot.wgsl. */
 export function weightConstants(gpu: Gpu, dtype: WeightDType): Record<string, number> {
-  return { WDTYPE: WDTYPE[dtype], TILE_ROWS: gpu.tileRows, UNPACK_BYTES: gpu.unpackBytes };
+  return { WDTYPE: WDTYPE[dtype], TILE_ROWS: gpu.choices.tileRows, UNPACK_BYTES: gpu.choices.unpackBytes };
 }
 
 /** Rows row0 .. row0+rows of a weight matrix, in a buffer of their own. */
@@ -73,7 +73,7 @@ export async function uploadTensor(
   const [rows, k] = shape;
   const format: WeightDType = quant ?? dtype;
   const rawRow = k * WEIGHT_BYTES[dtype];
-  const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rawRow / gpu.tileRows)) * gpu.tileRows;
+  const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rawRow / gpu.choices.tileRows)) * gpu.choices.tileRows;
   const parts: TensorPart[] = [];
   // Quantized parts give 256 bytes to the padding before their scales.
   const reserve = quant ? 256 : 0;
@@ -83,7 +83,7 @@ export async function uploadTensor(
     parts.push({ buffer, row0, rows: n, ...(quant ? { scaleOffset: L.scaleOffset } : {}) });
     for (let r = 0; r < n; r += batch) {
       const m = Math.min(batch, n - r);
-      const slice = imageSlice(await read((row0 + r) * rawRow, m * rawRow), dtype, m, k, quant, name, gpu.tileRows);
+      const slice = imageSlice(await read((row0 + r) * rawRow, m * rawRow), dtype, m, k, quant, name, gpu.choices.tileRows);
       writeSlice(gpu, buffer, L, r, slice);
     }
   }

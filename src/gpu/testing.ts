@@ -1,7 +1,7 @@
 /** Helpers for kernel tests on a real WebGPU device: Chromium's, or Dawn's in Node. */
 import { decode, encode, type StoredDType } from '../model/dtype';
 import { requestGpuDevice } from './device';
-import { Gpu, type Recorder } from './gpu';
+import { Gpu, type KernelChoices, type Recorder } from './gpu';
 import { dequantize, quantize, type QuantFormat } from '../model/quantize';
 import { tensorFromBytes, type GpuTensor, type StoredWeightDType } from './tensor';
 export { randn } from '../model/random';
@@ -16,10 +16,10 @@ async function device(): Promise<GPUDevice> {
 }
 
 /**
- * One device per test file and options (maxTensorPartBytes; tileRows and unpackBytes: each kernel
- * variant runs on every adapter); validation errors fail the test instead of passing silently.
+ * One device per test file and options (maxTensorPartBytes; choices: every kernel variant runs on
+ * every adapter); validation errors fail the test instead of passing silently.
  */
-export function testGpu(opts: { maxTensorPartBytes?: number; tileRows?: number; unpackBytes?: 0 | 1 } = {}): Promise<Gpu> {
+export function testGpu(opts: { maxTensorPartBytes?: number; choices?: Partial<KernelChoices> } = {}): Promise<Gpu> {
   const key = JSON.stringify(opts);
   let gpu = shared.get(key);
   if (!gpu) shared.set(key, (gpu = device().then((d) => new Gpu(d, opts))));
@@ -27,10 +27,10 @@ export function testGpu(opts: { maxTensorPartBytes?: number; tileRows?: number; 
 }
 
 /** The kernel variants every kernel test runs: both tile heights, both ways of widening bytes. */
-export const VARIANTS = [
-  { tileRows: 1, unpackBytes: 1 },
-  { tileRows: 64, unpackBytes: 0 },
-] as const;
+export const VARIANTS: { choices: Partial<KernelChoices> }[] = [
+  { choices: { tileRows: 1, unpackBytes: 1, barrierWorkgroup: 4 } },
+  { choices: { tileRows: 64, unpackBytes: 0, barrierWorkgroup: 256 } },
+];
 
 /** Records with `body`, submits, and throws on any validation or out-of-memory error. */
 export async function run(gpu: Gpu, body: (rec: Recorder) => void): Promise<void> {

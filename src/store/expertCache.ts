@@ -170,7 +170,7 @@ export class ExpertCache {
           throw new Error(`${name}: dtype ${info.dtype} or shape [${info.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
         const bytes = await this.ckpt.read(name, 0, info.byteLength);
         this.stats.bytesStreamed += bytes.byteLength;
-        return imageSlice(bytes, stored, t.shape[0], t.shape[1], this.quant, name, this.gpu.tileRows);
+        return imageSlice(bytes, stored, t.shape[0], t.shape[1], this.quant, name, this.gpu.choices.tileRows);
       }),
     ).then((parts) => {
       // Written together, after all three arrived, so a slot never mixes two experts.
