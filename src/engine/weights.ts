@@ -3,6 +3,7 @@ import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
 import { isQuantized, type QuantFormat } from '../model/quantize';
+import { storedMatrix, uploadStoredMatrix } from './matrices';
 
 export interface ExpertWeights {
   w1: GpuTensor; // [I, Hs] gate proj
@@ -53,12 +54,15 @@ export async function uploadWeights(
   let loaded = 0;
   const uploaded: GpuTensor[] = [];
   const get = async (name: string): Promise<GpuTensor> => {
-    const info = ckpt.tensors.get(name);
-    if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
     const quant = opts.quantize && isQuantized(name) ? opts.quantize : undefined;
-    const t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n), quant);
+    const info = ckpt.tensors.get(name);
+    const matrix = ckpt.quantized.has(name) || info?.shape.length === 2;
+    let t: GpuTensor;
+    if (matrix) t = await uploadStoredMatrix(gpu, ckpt, name, quant);
+    else if (info) t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
+    else throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
     uploaded.push(t);
-    loaded += info.byteLength;
+    loaded += matrix ? storedMatrix(ckpt, name).bytes : info!.byteLength;
     opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
     return t;
   };
@@ -113,3 +117,4 @@ export function destroyWeights(w: ModelWeights): void {
   }
   all.forEach(destroyTensor);
 }
+

@@ -52,9 +52,8 @@ export function rowParts(name: string, rows: number, rowBytes: number, maxBytes:
 const UPLOAD_CHUNK = 16 << 20;
 
 /**
- * Uploads a weight whose raw bytes `read(byteOffset, byteLength)` returns: a matrix part by part, tiled
- * (src/gpu/weightImage.ts) and, with `quant`, quantized on the way, a few tiles of rows at a time; a
- * vector as it is.
+ * Uploads a weight whose raw bytes `read(byteOffset, byteLength)` returns: a matrix tiled
+ * (src/gpu/weightImage.ts) and, with `quant`, quantized on the way; a vector as it is.
  */
 export async function uploadTensor(
   gpu: Gpu,
@@ -64,30 +63,41 @@ export async function uploadTensor(
   read: (byteOffset: number, byteLength: number) => Promise<Uint8Array>,
   quant?: QuantFormat,
 ): Promise<GpuTensor> {
-  const count = shape.reduce((a, b) => a * b, 1);
   if (shape.length !== 2) {
-    const buffer = gpu.buffer(Math.ceil((count * WEIGHT_BYTES[dtype]) / 4) * 4, name);
-    gpu.write(buffer, 0, await read(0, count * WEIGHT_BYTES[dtype]));
+    const bytes = shape.reduce((a, b) => a * b, 1) * WEIGHT_BYTES[dtype];
+    const buffer = gpu.buffer(Math.ceil(bytes / 4) * 4, name);
+    gpu.write(buffer, 0, await read(0, bytes));
     return { name, dtype, shape, parts: [{ buffer, row0: 0, rows: 1 }] };
   }
   const [rows, k] = shape;
-  const format: WeightDType = quant ?? dtype;
   const rawRow = k * WEIGHT_BYTES[dtype];
-  const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rawRow / gpu.choices.tileRows)) * gpu.choices.tileRows;
+  return uploadMatrix(gpu, name, quant ?? dtype, [rows, k], rawRow, async (r0, n) => imageSlice(await read(r0 * rawRow, n * rawRow), dtype, n, k, quant, name, gpu.choices.tileRows));
+}
+
+/**
+ * Uploads a [rows, k] matrix in `format`, part by part, a few tiles of rows at a time: `slice(r0, n)`
+ * gives the image of rows r0 .. r0 + n (about `rowBytes` bytes of source a row).
+ */
+export async function uploadMatrix(
+  gpu: Gpu,
+  name: string,
+  format: WeightDType,
+  [rows, k]: [number, number],
+  rowBytes: number,
+  slice: (r0: number, n: number) => Promise<ImageSlice>,
+): Promise<GpuTensor> {
+  const T = gpu.choices.tileRows;
+  const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rowBytes / T)) * T;
+  const quantized = format === 'int8' || format === 'int4';
   const parts: TensorPart[] = [];
   // Quantized parts give 256 bytes to the padding before their scales.
-  const reserve = quant ? 256 : 0;
-  for (const { row0, rows: n } of rowParts(name, rows, imageRowBytes(format, k), gpu.maxTensorPartBytes - reserve)) {
+  for (const { row0, rows: n } of rowParts(name, rows, imageRowBytes(format, k), gpu.maxTensorPartBytes - (quantized ? 256 : 0))) {
     const L = imageLayout(format, n, k);
-    const buffer = gpu.buffer(L.bytes, `${name}[${row0}:${row0 + n}]${quant ? ` ${quant}` : ''}`);
-    parts.push({ buffer, row0, rows: n, ...(quant ? { scaleOffset: L.scaleOffset } : {}) });
-    for (let r = 0; r < n; r += batch) {
-      const m = Math.min(batch, n - r);
-      const slice = imageSlice(await read((row0 + r) * rawRow, m * rawRow), dtype, m, k, quant, name, gpu.choices.tileRows);
-      writeSlice(gpu, buffer, L, r, slice);
-    }
+    const buffer = gpu.buffer(L.bytes, `${name}[${row0}:${row0 + n}]${quantized ? ` ${format}` : ''}`);
+    parts.push({ buffer, row0, rows: n, ...(quantized ? { scaleOffset: L.scaleOffset } : {}) });
+    for (let r = 0; r < n; r += batch) writeSlice(gpu, buffer, L, r, await slice(row0 + r, Math.min(batch, n - r)));
   }
-  return { name, dtype: format, shape, parts };
+  return { name, dtype: format, shape: [rows, k], parts };
 }
 
 /** Writes an image slice of rows row0 .. of a part whose layout is L. */

@@ -2,12 +2,16 @@
 import { ConfigError, parseConfig, type ModelConfig } from './config';
 import { indexCheckpoint, type TensorInfo } from './safetensors';
 import { joinPath, readJson, type ModelSource, type RandomAccessFile } from './source';
-import { checkTensors } from './weights';
+import type { QuantBlocks } from './quantize';
+import { quantRow } from './quantize';
+import { checkTensors, type QuantizedTensor } from './weights';
 
 export interface Checkpoint {
   readonly name: string;
   readonly config: ModelConfig;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /** The matrices stored quantized (a checkpoint written by lightmoe quantize), by their `.weight` name. */
+  readonly quantized: ReadonlyMap<string, QuantizedTensor>;
   /** Raw stored bytes of a tensor, from byte `offset` of its data. */
   read(name: string, offset: number, length: number): Promise<Uint8Array>;
 }
@@ -18,7 +22,7 @@ export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
   if (json === null) throw new ConfigError(joinPath(source.name, 'config.json'), '', `not found: is ${source.name} a model folder?`);
   const config = parseConfig(json, joinPath(source.name, 'config.json'));
   const tensors = await indexCheckpoint(source);
-  checkTensors(config, tensors);
+  const quantized = checkTensors(config, tensors);
   const files = new Map<string, Promise<RandomAccessFile>>();
   const open = (path: string) => {
     let f = files.get(path);
@@ -35,6 +39,7 @@ export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
     name: source.name,
     config,
     tensors,
+    quantized,
     async read(name, offset, length) {
       const t = tensors.get(name);
       if (!t) throw new Error(`${source.name}: no tensor ${name}`);
@@ -48,4 +53,14 @@ export async function openCheckpoint(source: ModelSource): Promise<Checkpoint> {
 export function expertTensorNames(layer: number, e: number): [w1: string, w3: string, w2: string] {
   const p = `model.layers.${layer}.block_sparse_moe.experts.${e}.`;
   return [p + 'w1.weight', p + 'w3.weight', p + 'w2.weight'];
+}
+
+/** Rows r0 .. r0 + n of a matrix stored quantized, in quantize.ts's row-major form. */
+export async function readQuantizedRows(ckpt: Checkpoint, q: QuantizedTensor, r0: number, n: number): Promise<QuantBlocks> {
+  const R = quantRow(q.format, q.shape[1]);
+  const words = async (name: string, perRow: number) => {
+    const bytes = await ckpt.read(name, r0 * perRow * 4, n * perRow * 4);
+    return new Uint32Array((bytes.byteOffset % 4 ? bytes.slice() : bytes).buffer, bytes.byteOffset % 4 ? 0 : bytes.byteOffset, n * perRow);
+  };
+  return { data: await words(q.data.name, R.words), scales: await words(q.scales.name, R.blocks) };
 }

@@ -85,7 +85,7 @@ describe('defaults and alternative names', () => {
       vocabSize: 100, hiddenSize: 32, numLayers: 3, numHeads: 4, numKvHeads: 4, headDim: 8, rotaryDim: 8, ropeTheta: 1e6,
       layerKinds: ['lightning', 'softmax', 'lightning'], linearAlpha: 1, linearBeta: 1, fullAlpha: 1, fullBeta: 1, mlpAlpha: 1, mlpBeta: 1,
       postnorm: false, rmsNormEps: 1e-5, intermediateSize: 48, numExperts: 4, expertsPerToken: 2, sharedIntermediateSize: 0,
-      tieWordEmbeddings: false, blockSize: null, modelType: null,
+      tieWordEmbeddings: false, blockSize: null, modelType: null, quantization: null,
     });
   });
 
@@ -147,6 +147,10 @@ describe('bad configs', () => {
     ['bad layer_types', { ...base(), attn_type_list: undefined, layer_types: ['linear_attention', 'sliding', 'full_attention'] }, 'layer_types[1]'],
     ['heads not a multiple of kv heads', { ...base(), num_key_value_heads: 3 }, 'num_key_value_heads'],
     ['odd rotary_dim', { ...base(), rotary_dim: 5 }, 'rotary_dim'],
+    ['GPTQ quantization_config', { ...base(), quantization_config: { quant_method: 'gptq', bits: 4 } }, 'quantization_config.quant_method'],
+    ['quantization_config of 3 bits', { ...base(), quantization_config: { quant_method: 'lightmoe', bits: 3, block_size: 16 } }, 'quantization_config.bits'],
+    ['int4 blocks of 32', { ...base(), quantization_config: { quant_method: 'lightmoe', bits: 4, block_size: 32 } }, 'quantization_config.block_size'],
+    ['quantization_config not an object', { ...base(), quantization_config: 'int4' }, 'quantization_config'],
     ['rotary_dim > head_dim', { ...base(), rotary_dim: 10 }, 'rotary_dim'],
     ['rotary_dim 0', { ...base(), rotary_dim: 0 }, 'rotary_dim'],
     ['partial_rotary_factor giving an odd dim', { ...base(), partial_rotary_factor: 0.375 }, 'partial_rotary_factor'],

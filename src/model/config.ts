@@ -33,7 +33,12 @@ export interface ModelConfig {
   /** Optional `block_size` (transformers) / `block` (vLLM); null if absent. Does not change results. */
   blockSize: number | null;
   modelType: string | null;
+  /** A pre-quantized checkpoint's format (`quantization_config` written by `lightmoe quantize`); null if none. */
+  quantization: 'int8' | 'int4' | null;
 }
+
+/** `quantization_config` of a checkpoint written by `lightmoe quantize` (README: Quantized weights). */
+export const QUANT_METHOD = 'lightmoe';
 
 export class ConfigError extends Error {
   readonly file: string;
@@ -183,6 +188,18 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
     modelType = cfg.model_type as string;
   }
 
+  let quantization: 'int8' | 'int4' | null = null;
+  if (has('quantization_config')) {
+    const q = cfg.quantization_config;
+    if (!isObject(q)) fail('quantization_config', `must be an object, got ${show(q)}`);
+    const qc = q as Record<string, unknown>;
+    if (qc.quant_method !== QUANT_METHOD) fail('quantization_config.quant_method', `${show(qc.quant_method)} is not supported: this runtime loads "${QUANT_METHOD}" (written by lightmoe quantize), or unquantized weights`);
+    if (qc.bits !== 8 && qc.bits !== 4) fail('quantization_config.bits', `must be 8 or 4, got ${show(qc.bits)}`);
+    const block = qc.bits === 8 ? 32 : 16;
+    if (qc.block_size !== block) fail('quantization_config.block_size', `must be ${block} for ${qc.bits} bits, got ${show(qc.block_size)}`);
+    quantization = qc.bits === 8 ? 'int8' : 'int4';
+  }
+
   for (const [field, n] of [
     ['vocab_size', vocabSize],
     ['intermediate_size', intermediateSize],
@@ -218,5 +235,6 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     blockSize,
     modelType,
+    quantization,
   };
 }

@@ -4,12 +4,13 @@
  */
 import type { ModelSource, RandomAccessFile } from './source';
 
-export type DType = 'F32' | 'F16' | 'BF16';
+/** Floats for weights; I8 and U8 only for the data of pre-quantized matrices (src/model/weights.ts). */
+export type DType = 'F32' | 'F16' | 'BF16' | 'I8' | 'U8';
 
-export const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<DType, number> = { F32: 4, F16: 2, BF16: 2, I8: 1, U8: 1 };
 
 /** Valid safetensors dtypes this runtime does not load, so they get "unsupported", not "unknown". */
-const OTHER_DTYPES = new Set(['F64', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'C64']);
+const OTHER_DTYPES = new Set(['F64', 'I64', 'I32', 'I16', 'U64', 'U32', 'U16', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'C64']);
 
 export interface TensorInfo {
   name: string;
@@ -92,7 +93,7 @@ export async function readHeader(file: RandomAccessFile): Promise<TensorInfo[]> 
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
     if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
       const kind = typeof dtype === 'string' && OTHER_DTYPES.has(dtype) ? 'unsupported' : 'unknown';
-      fail(`${kind} dtype ${show(dtype)} (supported: F32, F16, BF16)`, name);
+      fail(`${kind} dtype ${show(dtype)} (supported: F32, F16, BF16; I8, U8 for quantized data)`, name);
     }
     if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`shape must be an array of non-negative integers, got ${show(shape)}`, name);
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isIndex) || offs[0] > offs[1]) {

@@ -6,7 +6,7 @@ import { parseConfig, type ModelConfig } from './config';
 import { CheckpointError, indexCheckpoint, type TensorInfo } from './safetensors';
 import { memorySource, type ModelSource } from './source';
 import { writeSafetensors, zeroTensors } from './writeSafetensors';
-import { checkTensors, expectedTensors } from './weights';
+import { checkTensors, qweightName, scalesName, expectedTensors } from './weights';
 
 /** A folder on disk, read only where asked (the test models are up to 28 MB). */
 function dirSource(dir: string): ModelSource {
@@ -188,5 +188,48 @@ describe('checkTensors', () => {
 
     tensors.delete(names[0]);
     expect(() => checkTensors(c, tensors)).toThrow(`model.safetensors.index.json: tensor "${names[0]}" is missing`);
+  });
+});
+
+describe('checkTensors on a pre-quantized checkpoint (lightmoe quantize)', () => {
+  const q4 = () => tiny({ quantization_config: { quant_method: 'lightmoe', bits: 4, block_size: 16 } });
+  const name = 'model.layers.0.self_attn.out_proj.weight'; // [8, 12]: blocks of 16 → one block, 8 bytes of nibbles a row
+  /** The tiny checkpoint with `name` replaced by its int4 data and scales. */
+  function quantized(data: Partial<TensorInfo> = {}, scales: Partial<TensorInfo> = {}): Map<string, TensorInfo> {
+    const m = infos(q4());
+    m.delete(name);
+    const at = { file: 'model.safetensors', offset: 0 };
+    m.set(qweightName(name), { name: qweightName(name), dtype: 'U8', shape: [8, 8], byteLength: 64, ...at, ...data });
+    m.set(scalesName(name), { name: scalesName(name), dtype: 'F16', shape: [8, 1, 2], byteLength: 32, ...at, ...scales });
+    return m;
+  }
+
+  it('finds the quantized matrix, its format and its shape', () => {
+    const found = checkTensors(q4(), quantized());
+    expect([...found.keys()]).toEqual([name]);
+    expect(found.get(name)).toMatchObject({ format: 'int4', shape: [8, 12], data: { name: qweightName(name) }, scales: { name: scalesName(name) } });
+  });
+
+  it('refuses data or scales of the wrong shape or dtype, naming the tensor', () => {
+    expect(thrown(() => checkTensors(q4(), quantized({ shape: [8, 6] }))).message).toBe(
+      `model.safetensors: tensor "${qweightName(name)}" is U8 [8, 6], expected U8 [8, 8] for int4 ${name} [8, 12]`,
+    );
+    expect(thrown(() => checkTensors(q4(), quantized({ dtype: 'I8' }))).tensor).toBe(qweightName(name));
+    expect(thrown(() => checkTensors(q4(), quantized({}, { shape: [8, 2, 2] }))).message).toMatch(/tensor ".*out_proj.scales" is F16 \[8, 2, 2\], expected F16 \[8, 1, 2\]: one \(scale, minimum\) pair per block/);
+    expect(thrown(() => checkTensors(q4(), quantized({}, { dtype: 'BF16' }))).tensor).toBe(scalesName(name));
+    const m = quantized();
+    m.delete(scalesName(name));
+    expect(thrown(() => checkTensors(q4(), m)).message).toMatch(/out_proj.scales" is missing: .*out_proj.qweight needs its block scales/);
+  });
+
+  it('refuses quantized data without quantization_config, a matrix held twice, and integer dtypes elsewhere', () => {
+    expect(thrown(() => checkTensors(tiny(), quantized())).message).toMatch(/out_proj.qweight" is quantized data, but config.json has no quantization_config/);
+    const both = quantized();
+    both.set(name, infos(q4()).get(name)!);
+    expect(thrown(() => checkTensors(q4(), both)).message).toMatch(/out_proj.weight" is there as well as its quantized form/);
+    const ints = infos(tiny());
+    const norm = ints.get('model.norm.weight')!;
+    ints.set(norm.name, { ...norm, dtype: 'U8' });
+    expect(thrown(() => checkTensors(tiny(), ints)).message).toMatch(/model.norm.weight" has dtype U8: weights are F32, F16 or BF16/);
   });
 });

@@ -1,6 +1,7 @@
 /** The tensors a MiniMax checkpoint must hold (MODEL.md §3.2), and a check of an indexed checkpoint against them. */
 import type { ModelConfig } from './config';
-import { CheckpointError, INDEX_FILE, type TensorInfo } from './safetensors';
+import { quantRow, type QuantFormat } from './quantize';
+import { CheckpointError, INDEX_FILE, type DType, type TensorInfo } from './safetensors';
 
 /** Tensor name → shape, as `expected_shapes` in minimax_ref.py. */
 export function expectedTensors(c: ModelConfig): Map<string, { shape: number[] }> {
@@ -46,23 +47,69 @@ export function expectedTensors(c: ModelConfig): Map<string, { shape: number[] }
 }
 
 /**
- * Throws a CheckpointError for the first missing or mis-shaped tensor (and counts the rest).
+ * A matrix `X.weight` of a pre-quantized checkpoint (lightmoe quantize), stored in the row-major form of
+ * src/model/quantize.ts as two tensors:
+ *   X.qweight  int8: I8 [rows, kp], element c at byte c;  int4: U8 [rows, kp / 2], quantize.ts's nibbles
+ *   X.scales   F16 [rows, kp / B, 2]: each block's scale and minimum (0 for int8)
+ * (B the block size, kp = k rounded up to B).
+ */
+export interface QuantizedTensor {
+  format: QuantFormat;
+  shape: [rows: number, k: number];
+  data: TensorInfo;
+  scales: TensorInfo;
+}
+
+export const qweightName = (weight: string) => weight.replace(/\.weight$/, '.qweight');
+export const scalesName = (weight: string) => weight.replace(/\.weight$/, '.scales');
+
+/** The dtypes and shapes of the two tensors that hold a [rows, k] matrix quantized to `format`. */
+export function quantizedTensorShapes(format: QuantFormat, rows: number, k: number): { data: { dtype: DType; shape: number[] }; scales: { dtype: DType; shape: number[] } } {
+  const R = quantRow(format, k);
+  return { data: { dtype: format === 'int8' ? 'I8' : 'U8', shape: [rows, R.words * 4] }, scales: { dtype: 'F16', shape: [rows, R.blocks, 2] } };
+}
+
+const FLOATS = new Set<DType>(['F32', 'F16', 'BF16']);
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Throws a CheckpointError for the first missing, mis-shaped or mis-typed tensor (and counts the rest);
+ * returns the matrices stored quantized, by their `.weight` name.
  * Extra tensors are ignored: e.g. the transformers port's slope_rate / *_decay buffers.
  */
-export function checkTensors(c: ModelConfig, tensors: Map<string, TensorInfo>): void {
+export function checkTensors(c: ModelConfig, tensors: Map<string, TensorInfo>): Map<string, QuantizedTensor> {
   // Where a missing tensor should have been: the only file, or the index of a sharded checkpoint.
   const files = new Set([...tensors.values()].map((t) => t.file));
   const where = files.size === 1 ? [...files][0] : files.size === 0 ? 'the checkpoint' : INDEX_FILE;
   const problems: CheckpointError[] = [];
+  const problem = (t: { file: string } | null, name: string, msg: string) => problems.push(new CheckpointError(t?.file ?? where, `${t?.file ?? where}: tensor "${name}" ${msg}`, name));
+  const quantized = new Map<string, QuantizedTensor>();
   for (const [name, { shape }] of expectedTensors(c)) {
     const t = tensors.get(name);
-    if (!t) {
+    const q = tensors.get(qweightName(name));
+    if (q) {
+      if (!c.quantization) problem(q, q.name, 'is quantized data, but config.json has no quantization_config');
+      else if (t) problem(t, name, `is there as well as its quantized form ${q.name}: a checkpoint holds one of them`);
+      else if (shape.length !== 2) problem(q, q.name, `is quantized, but ${name} is a vector (only matrices are quantized)`);
+      else {
+        const want = quantizedTensorShapes(c.quantization, shape[0], shape[1]);
+        const sc = tensors.get(scalesName(name));
+        const expect = `expected ${want.data.dtype} [${want.data.shape.join(', ')}] for ${c.quantization} ${name} [${shape.join(', ')}]`;
+        if (q.dtype !== want.data.dtype || !sameShape(q.shape, want.data.shape)) problem(q, q.name, `is ${q.dtype} [${q.shape.join(', ')}], ${expect}`);
+        else if (!sc) problem(q, scalesName(name), `is missing: ${q.name} needs its block scales`);
+        else if (sc.dtype !== want.scales.dtype || !sameShape(sc.shape, want.scales.shape)) problem(sc, sc.name, `is ${sc.dtype} [${sc.shape.join(', ')}], expected ${want.scales.dtype} [${want.scales.shape.join(', ')}]: one (scale, minimum) pair per block of ${q.name}`);
+        else quantized.set(name, { format: c.quantization, shape: [shape[0], shape[1]], data: q, scales: sc });
+      }
+    } else if (!t) {
       const why = name === 'lm_head.weight' ? ' (tie_word_embeddings is false, so a separate lm_head is needed)' : '';
-      problems.push(new CheckpointError(where, `${where}: tensor "${name}" is missing${why}`, name));
-    } else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      problems.push(new CheckpointError(t.file, `${t.file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`, name));
+      problem(null, name, `is missing${why}`);
+    } else if (!sameShape(t.shape, shape)) {
+      problem(t, name, `has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    } else if (!FLOATS.has(t.dtype)) {
+      problem(t, name, `has dtype ${t.dtype}: weights are F32, F16 or BF16 (I8 and U8 only hold a quantized matrix's .qweight)`);
     }
   }
   if (problems.length > 1) problems[0].message += ` (and ${problems.length - 1} more problems)`;
   if (problems.length) throw problems[0];
+  return quantized;
 }

@@ -7,6 +7,7 @@ export const USAGE = `Usage:
   lightmoe logits   --model DIR --ids IDS --out FILE.bin [load options]
   lightmoe generate --model DIR (--prompt TEXT | --ids IDS) [--max-tokens N] [sampling options]
                     [--stop TEXT]... [--thinking-budget N] [--ignore-eos] [--json] [load options]
+  lightmoe quantize --model DIR --to int8|int4 --out DIR2
   lightmoe --help
 
 Commands:
@@ -17,6 +18,10 @@ Commands:
              {"ids": [...], "text": "..."} (text only with a tokenizer). Stops at an eos_token_id of
              generation_config.json (not included) unless --ignore-eos, or at a --stop string.
              Default --max-tokens 64.
+  quantize   Write DIR2: DIR with its large matrices quantized (attention, experts, shared expert;
+             blocks of 32 for int8, 16 for int4), every other tensor as stored, the other files of
+             DIR copied, and quantization_config in config.json. Every command, createEngine and
+             the browser load DIR2 as it is. DIR2 must not exist or be empty.
 
 Sampling options (defaults from generation_config.json, else MiniMax-M1's temperature 1.0, top-p 0.95):
   --temperature T  0 = greedy     --top-p P    --top-k K    --min-p P    --seed N
@@ -33,7 +38,7 @@ Load options:
   --expert-budget F     stream experts from DIR through a GPU cache holding this fraction of each
                         layer's experts (0 < F <= 1, at least top-k); default: all resident
   --prefetch            with --expert-budget: predict each layer's experts and load them early
-  --quantize int8|int4  quantize the large matrices on load (blocks of 32; see the README)
+  --quantize int8|int4  quantize the large matrices on load (as the quantize command does; see the README)
 
 Exit codes: 0 ok, 1 runtime error (model, GPU, files), 2 usage error.
 Environment: LIGHTMOE_DEBUG=1 prints stack traces; VK_ICD_FILENAMES picks the Vulkan driver.`;
@@ -62,6 +67,7 @@ export type IdsArg = { list: number[] } | { file: string };
 
 export type Command =
   | { kind: 'help' }
+  | { kind: 'quantize'; model: string; to: 'int8' | 'int4'; out: string }
   | { kind: 'logits'; model: string; ids: IdsArg; out: string; load: LoadArgs }
   | {
       kind: 'generate';
@@ -88,7 +94,8 @@ const COMMON: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const OPTIONS: Record<'logits' | 'generate', Options> = {
+const OPTIONS: Record<'logits' | 'generate' | 'quantize', Options> = {
+  quantize: { model: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   logits: { ...COMMON, ids: { type: 'string' }, out: { type: 'string' } },
   generate: {
     ...COMMON,
@@ -114,7 +121,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const [name, ...rest] = argv;
   if (name === undefined) throw new UsageError('no command given');
   if (name === '--help' || name === '-h' || name === 'help') return { kind: 'help' };
-  if (name !== 'logits' && name !== 'generate') throw new UsageError(`unknown command '${name}'`);
+  if (name !== 'logits' && name !== 'generate' && name !== 'quantize') throw new UsageError(`unknown command '${name}'`);
 
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
@@ -132,6 +139,10 @@ export function parseCommand(argv: readonly string[]): Command {
     return v;
   };
   const model = required('model');
+  if (name === 'quantize') {
+    if (model === 'default') throw new UsageError('quantize needs a model folder (the embedded default model is made in memory)');
+    return { kind: 'quantize', model, to: optionalChoice(required('to'), 'to', ['int8', 'int4'] as const)!, out: required('out') };
+  }
   const load: LoadArgs = {
     lightningBlock: optionalInt(str('lightning-block'), 'lightning-block', 1),
     prefillChunk: optionalInt(str('prefill-chunk'), 'prefill-chunk', 1),

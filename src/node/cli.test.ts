@@ -109,6 +109,32 @@ test('--quantize int8 tells the stories260k story of expected.json', async () =>
   expect(cliErrors(bad)[0]).toMatch(/--quantize must be one of int8, int4, got 'int3'/);
 });
 
+test('quantize writes a folder that loads as it is: the logits of quantize-on-load, resident and streamed, at a quarter of the bytes', async () => {
+  const hybrid = path.join(shared, 'models/tiny-hybrid-stories');
+  const out = path.join(tmp, 'hybrid-int4');
+  const q = lightmoe('quantize', '--model', hybrid, '--to', 'int4', '--out', out);
+  expect(q.code, q.stderr).toBe(0);
+  expect(q.stdout).toMatch(/matrices quantized to int4/);
+  const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
+  expect(config.quantization_config).toEqual({ quant_method: 'lightmoe', bits: 4, block_size: 16, symmetric: false });
+  await readFile(path.join(out, 'tokenizer.json')); // copied along
+  const [before, after] = await Promise.all([hybrid, out].map(async (d) => (await readFile(path.join(d, 'model.safetensors'))).length));
+  expect(after).toBeLessThan(before * 0.3); // f32 → 6 bits a weight for nearly every byte
+  const ids = '1,45,250,17,9,300';
+  const want = path.join(tmp, 'on-load.bin');
+  expect(lightmoe('logits', '--model', hybrid, '--ids', ids, '--out', want, '--quantize', 'int4').code).toBe(0);
+  for (const extra of [[], ['--expert-budget', '0.5']]) {
+    const got = path.join(tmp, `prequantized${extra.length}.bin`);
+    const r = lightmoe('logits', '--model', out, '--ids', ids, '--out', got, ...extra);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.compare(await readFile(got), await readFile(want))).toBe(0);
+  }
+  const again = lightmoe('quantize', '--model', out, '--to', 'int8', '--out', path.join(tmp, 'twice'));
+  expect(cliErrors(again)[0]).toMatch(/is already quantized \(int4\)/);
+  const clobber = lightmoe('quantize', '--model', hybrid, '--to', 'int8', '--out', out);
+  expect(cliErrors(clobber)[0]).toMatch(/exists and is not empty/);
+});
+
 test('--model default is the embedded default model, the same as the folder npm ci writes', () => {
   const args = ['--prompt', 'Once upon a time', '--max-tokens', '6', '--temperature', '0', '--json'];
   const embedded = lightmoe('generate', '--model', 'default', ...args);

@@ -1,12 +1,16 @@
 /** The `lightmoe` command: prefill logits and greedy generation from a model folder, on Dawn's WebGPU. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { inspect } from 'node:util';
 import { EngineCore } from '../engine/core';
 import { parseCommand, UsageError, USAGE, type Command, type IdsArg, type LoadArgs } from './args';
 import { nodeGpuDevice } from './gpu';
 import { nodeSource } from './source';
 import { makeDefaultModel } from '../model/defaultModel';
-import { memorySource } from '../model/source';
+import { memorySource, readJson } from '../model/source';
+import { openCheckpoint } from '../model/checkpoint';
+import { quantizeCheckpoint } from '../model/quantizeCheckpoint';
+import { INDEX_FILE } from '../model/safetensors';
 
 // Binary files are little-endian; typed arrays use the host's order, which is little-endian on every
 // platform the `webgpu` package ships for (x64, arm64).
@@ -69,6 +73,34 @@ async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<vo
   }
 }
 
+async function quantize(cmd: Extract<Command, { kind: 'quantize' }>): Promise<void> {
+  if (path.resolve(cmd.out) === path.resolve(cmd.model)) throw new Error(`--out ${cmd.out} is the model folder itself`);
+  const existing = await readdir(cmd.out).catch(() => null);
+  if (existing?.length) throw new Error(`--out ${cmd.out} exists and is not empty: give a new folder`);
+  const source = nodeSource(cmd.model);
+  const ckpt = await openCheckpoint(source);
+  const configJson = (await readJson(source, 'config.json')) as Record<string, unknown>;
+  await mkdir(cmd.out, { recursive: true });
+  const handles = new Map<string, Promise<FileHandle>>();
+  try {
+    const r = await quantizeCheckpoint(ckpt, configJson, cmd.to, {
+      async write(file, offset, bytes) {
+        let h = handles.get(file);
+        if (!h) handles.set(file, (h = open(path.join(cmd.out, file), 'w')));
+        await (await h).write(bytes, 0, bytes.length, offset);
+      },
+    });
+    await writeFile(path.join(cmd.out, 'config.json'), JSON.stringify(r.config, null, 2) + '\n');
+    // The tokenizer, generation config and anything else of the folder go along unchanged.
+    for (const e of await readdir(cmd.model, { withFileTypes: true })) {
+      if (e.isFile() && !e.name.endsWith('.safetensors') && e.name !== INDEX_FILE && e.name !== 'config.json') await copyFile(path.join(cmd.model, e.name), path.join(cmd.out, e.name));
+    }
+    print(`${cmd.out}: ${r.quantized} matrices quantized to ${cmd.to}, ${(r.bytesIn / 1e6).toFixed(1)} MB of tensors → ${(r.bytesOut / 1e6).toFixed(1)} MB (${r.files.join(', ')})`);
+  } finally {
+    for (const h of handles.values()) await (await h).close();
+  }
+}
+
 function print(line: string): void {
   process.stdout.write(line + '\n');
 }
@@ -91,6 +123,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     if (cmd.kind === 'help') print(USAGE);
     else if (cmd.kind === 'logits') await logits(cmd);
+    else if (cmd.kind === 'quantize') await quantize(cmd);
     else await generate(cmd);
     return 0;
   } catch (e) {

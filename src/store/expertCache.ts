@@ -7,8 +7,9 @@
  */
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
-import { WEIGHT_BYTES, writeSlice, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
-import { imageLayout, imageSlice } from '../gpu/weightImage';
+import { writeSlice, type GpuTensor } from '../gpu/tensor';
+import { imageLayout } from '../gpu/weightImage';
+import { storedMatrix } from '../engine/matrices';
 import type { ExpertWeights } from '../engine/weights';
 import type { QuantFormat } from '../model/quantize';
 
@@ -133,12 +134,12 @@ export class ExpertCache {
   }
 
   private slotTensor(name: string, label: string): GpuTensor {
-    const info = this.ckpt.tensors.get(name)!;
-    const [rows, k] = info.shape;
-    const dtype = this.quant ?? (info.dtype.toLowerCase() as StoredWeightDType);
-    const L = imageLayout(dtype, rows, k);
+    const m = storedMatrix(this.ckpt, name, this.quant);
+    const [rows, k] = m.shape;
+    const L = imageLayout(m.format, rows, k);
     const buffer = this.gpu.buffer(L.bytes, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
-    return { name: label, dtype, shape: info.shape, parts: [{ buffer, row0: 0, rows, ...(this.quant ? { scaleOffset: L.scaleOffset } : {}) }] };
+    const quantized = m.format === 'int8' || m.format === 'int4';
+    return { name: label, dtype: m.format, shape: m.shape, parts: [{ buffer, row0: 0, rows, ...(quantized ? { scaleOffset: L.scaleOffset } : {}) }] };
   }
 
   /** A slot to reuse, never one in `busy`; waits for a load in flight rather than tearing it. */
@@ -163,14 +164,13 @@ export class ExpertCache {
     const targets = [slot.weights.w1, slot.weights.w3, slot.weights.w2];
     const done = Promise.all(
       names.map(async (name, i) => {
-        const info = this.ckpt.tensors.get(name)!;
+        const m = storedMatrix(this.ckpt, name, this.quant);
         const t = targets[i];
-        const stored = info.dtype.toLowerCase() as StoredWeightDType;
-        if ((this.quant ?? stored) !== t.dtype || info.shape.join() !== t.shape.join() || info.byteLength !== t.shape.reduce((a, b) => a * b, 1) * WEIGHT_BYTES[stored])
-          throw new Error(`${name}: dtype ${info.dtype} or shape [${info.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
-        const bytes = await this.ckpt.read(name, 0, info.byteLength);
-        this.stats.bytesStreamed += bytes.byteLength;
-        return imageSlice(bytes, stored, t.shape[0], t.shape[1], this.quant, name, this.gpu.choices.tileRows);
+        if (m.format !== t.dtype || m.shape.join() !== t.shape.join() || m.bytes !== storedMatrix(this.ckpt, expertTensorNames(layer, 0)[i], this.quant).bytes)
+          throw new Error(`${name}: format ${m.format} or shape [${m.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
+        const slice = await m.slice(0, m.shape[0], this.gpu.choices.tileRows);
+        this.stats.bytesStreamed += m.bytes;
+        return slice;
       }),
     ).then((parts) => {
       // Written together, after all three arrived, so a slot never mixes two experts.

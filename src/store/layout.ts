@@ -1,11 +1,13 @@
 /**
- * How a checkpoint is cut into IndexedDB records. Experts get records of their own (w1, w3, w2 together)
+ * How a checkpoint is cut into IndexedDB records. Experts get records of their own (w1, w3, w2 together,
+ * or their quantized data and scales)
  * because the expert cache loads one expert at a time; everything else is packed into dense chunks.
  * The layout depends only on the tensor index, so a resumed download cuts the same records.
  */
 import { expertTensorNames } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import type { DType, TensorInfo } from '../model/safetensors';
+import { qweightName, scalesName } from '../model/weights';
 
 /** IndexedDB values above this fail in some Chromium contexts (TOOLCHAIN.md §6). */
 export const RECORD_BYTES = 64 * 2 ** 20;
@@ -80,7 +82,9 @@ export function planRecords(tensors: ReadonlyMap<string, TensorInfo>, config: Mo
 
   // Dense tensors first: a model load needs them all, the experts only later.
   const expert = new Set<string>();
-  for (let l = 0; l < config.numLayers; l++) for (let e = 0; e < config.numExperts; e++) for (const n of expertTensorNames(l, e)) expert.add(n);
+  // An expert's matrices, stored as floats or (a pre-quantized checkpoint) as data and scales.
+  const expertTensors = (l: number, e: number) => expertTensorNames(l, e).flatMap((n) => [n, qweightName(n), scalesName(n)]);
+  for (let l = 0; l < config.numLayers; l++) for (let e = 0; e < config.numExperts; e++) for (const n of expertTensors(l, e)) expert.add(n);
   const fileOrder = [...new Set([...tensors.values()].map((t) => t.file))];
   const dense = [...tensors.values()]
     .filter((t) => !expert.has(t.name))
@@ -98,8 +102,7 @@ export function planRecords(tensors: ReadonlyMap<string, TensorInfo>, config: Mo
 
   for (let l = 0; l < config.numLayers; l++)
     for (let e = 0; e < config.numExperts; e++) {
-      const names = expertTensorNames(l, e);
-      const infos = names.map((n) => tensors.get(n)).filter((t): t is TensorInfo => !!t);
+      const infos = expertTensors(l, e).map((n) => tensors.get(n)).filter((t): t is TensorInfo => !!t);
       const size = infos.reduce((s, t) => s + t.byteLength, 0);
       const parts = Math.ceil(size / maxBytes);
       // Experts larger than a record (MiniMax-M1's are ~340 MB in bf16) take several records each.

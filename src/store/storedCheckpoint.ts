@@ -36,13 +36,14 @@ export async function openStoredCheckpoint(id: string, opts: StoredCheckpointOpt
   const tensors = new Map<string, TensorInfo>(
     Object.entries(m.tensors).map(([name, t]) => [name, { name, dtype: t.dtype, shape: t.shape, file: t.file, offset: t.offset, byteLength: t.byteLength }]),
   );
-  checkTensors(config, tensors);
+  const quantized = checkTensors(config, tensors);
 
   const load = recordLoader(id, m, marks, opts.denseRecords ?? 2);
   return {
     name: id,
     config,
     tensors,
+    quantized,
     async read(name, offset, length) {
       if (!Object.hasOwn(m.tensors, name)) throw new Error(`${id}: no tensor ${name}`);
       const t = m.tensors[name];
