@@ -1,7 +1,9 @@
 /**
  * Where a decode step's GPU time goes: stories260k decode with every dispatch in a pass of its own,
  * timed by timestamp queries (the adapter must offer timestamp-query), summed per kernel and constants;
- * with the dispatches, passes and submits a token costs (Gpu.counts).
+ * with the dispatches, passes and submits a token costs (Gpu.counts); and the floor those counts put
+ * under a token on this adapter: what an empty dispatch costs inside a pass, what an empty pass costs,
+ * and the round trip of a submit with a 4-byte readback.
  */
 import { it } from 'vitest';
 import { sharedJson, sharedSource } from '../src/engine/fixtures';
@@ -54,6 +56,40 @@ it('decode profile: GPU time per kernel, dispatches per token (stories260k)', as
     });
   }
   proto.bind = origBind;
+
+  // The floor: D empty dispatches in one pass, P empty passes, one submit + 4-byte readback.
+  const floor = async (dispatches: number, passes: number) => {
+    const module = device.createShaderModule({ code: '@compute @workgroup_size(1) fn main() {}' });
+    const pipe = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const out = device.createBuffer({ size: 4, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
+    const back = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const ts: number[] = [];
+    for (let r = 0; r < 12; r++) {
+      const t = performance.now();
+      const enc = device.createCommandEncoder();
+      for (let p = 0; p < passes; p++) {
+        const pass = enc.beginComputePass();
+        pass.setPipeline(pipe);
+        for (let d = 0; d < Math.ceil(dispatches / passes); d++) pass.dispatchWorkgroups(1);
+        pass.end();
+      }
+      enc.copyBufferToBuffer(out, 0, back, 0, 4);
+      device.queue.submit([enc.finish()]);
+      await back.mapAsync(GPUMapMode.READ);
+      back.unmap();
+      ts.push(performance.now() - t);
+    }
+    return ts.slice(2).sort((a, b) => a - b)[5];
+  };
+  const perDispatch = (c1.dispatches - c0.dispatches) / 16;
+  const perPass = (c1.passes - c0.passes) / 16;
+  const roundTrip = await floor(0, 1);
+  const empty = await floor(perDispatch, perPass);
+  const many = await floor(1000, 1);
+  console.log(
+    `floor on this adapter: submit + 4-byte readback ${roundTrip.toFixed(2)} ms; an empty dispatch ${((many - roundTrip) / 1000 * 1e3).toFixed(1)} µs; ` +
+      `a token's ${perDispatch} dispatches in ${perPass} passes, all empty: ${empty.toFixed(2)} ms a token (${(1000 / empty).toFixed(0)} tok/s at most)`,
+  );
   const rows = [...totals].map(([l, e]) => [l, e.ns / T / 1e3, e.n / T] as const).sort((a, b) => b[1] - a[1]);
   console.log(rows.map(([l, us, n]) => `${us.toFixed(0).padStart(7)} µs/token  ${n}×  ${l}`).join('\n') + `\n total ${rows.reduce((s, r) => s + r[1], 0).toFixed(0)} µs`);
   model.destroy();
