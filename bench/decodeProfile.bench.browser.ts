@@ -21,7 +21,7 @@ it('decode profile: GPU time per kernel, dispatches per token (stories260k)', as
   let id = await model.nextToken([5]);
   const c0 = { ...model.gpu.counts };
   for (let i = 0; i < 16; i++) id = await model.nextToken([id]);
-  const c1 = model.gpu.counts;
+  const c1 = { ...model.gpu.counts };
   console.log(`per token: ${(c1.dispatches - c0.dispatches) / 16} dispatches, ${(c1.passes - c0.passes) / 16} passes, ${(c1.submits - c0.submits) / 16} submits`);
   const qs = device.createQuerySet({ type: 'timestamp', count: 4096 });
   const resolve = device.createBuffer({ size: 4096 * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

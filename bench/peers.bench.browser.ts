@@ -1,15 +1,19 @@
 /**
  * Peer comparison on stories260k (a tiny llama: 5 layers, dim 64, vocab 512), all in this one run:
- * lightmoe against transformers.js (onnxruntime-web) with its WebGPU and its wasm backend, on the
- * same weights (../shared/models/stories260k and its ONNX export in peers/onnx). Greedy decode of
+ * lightmoe against transformers.js (onnxruntime-web) with its WebGPU and its wasm backend and wllama
+ * (llama.cpp in wasm, on the CPU: its WebGPU backend needs shader-f16), on the same weights
+ * (../shared/models/stories260k, its ONNX export in peers/onnx, its GGUF in peers/gguf). Greedy decode of
  * 64 tokens after "Once upon a time": decode tokens/s, prompt prefill tokens/s (5 tokens, the time
  * to the first token) and a longer prefill (prompt + the 64 expected ids, 69 tokens, one step).
- * Each runtime's greedy ids are checked against expected.json; mismatches are reported, not fatal.
+ * Each runtime's greedy ids (wllama: its text, as it gives no ids) are checked against expected.json;
+ * mismatches are reported, not fatal.
  * Offline: models and onnxruntime-web's wasm come from the vite test server.
  */
 import { expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { AutoModelForCausalLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
+import { Wllama } from '@wllama/wllama';
+import wllamaWasm from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import { requestGpuDevice } from '../src/gpu/device';
 import { sharedJson, sharedSource, sharedUrl } from '../src/engine/fixtures';
 import { Model } from '../src/engine/model';
@@ -129,6 +133,47 @@ async function benchTransformers(device: 'webgpu' | 'wasm', prompt: number[], lo
   return summarize(`transformers.js ${env.version} (${device})`, loadS, firstCallS, runs, prompt, long, want);
 }
 
+/**
+ * wllama, single-threaded (multi-threading needs a cross-origin-isolated page). Timed over its stream:
+ * prompt → first chunk is the prefill, the rest the decode; its text is checked against expected.json.
+ */
+async function benchWllama(promptText: string, prompt: number[], long: number[], want: number[], wantText: string) {
+  let t = performance.now();
+  const wllama = new Wllama({ default: wllamaWasm }, { suppressNativeLog: true });
+  await wllama.loadModelFromUrl(sharedUrl('models/stories260k/peers/gguf/stories260k-f32.gguf'), { n_ctx: 512, n_threads: 1, n_gpu_layers: 0, useCache: false });
+  const loadS = (performance.now() - t) / 1000;
+  const complete = async (text: string, maxTokens: number) => {
+    const stamps: number[] = [];
+    let out = '';
+    const t0 = performance.now();
+    for await (const chunk of await wllama.createCompletion({ prompt: text, max_tokens: maxTokens, temperature: 0, stream: true })) {
+      stamps.push(performance.now());
+      out += chunk.choices[0]?.text ?? '';
+    }
+    return { t0, first: stamps[0], t1: performance.now(), text: out, chunks: stamps.length };
+  };
+  const longText = promptText + wantText;
+  t = performance.now();
+  await complete(promptText, 2);
+  await complete(longText, 1);
+  const firstCallS = (performance.now() - t) / 1000;
+  const runs: Run[] = [];
+  let text = '';
+  for (let rep = 0; rep < REPS; rep++) {
+    const g = await complete(promptText, NEW_TOKENS);
+    const l = await complete(longText, 1);
+    text = g.text;
+    runs.push({ prefillS: (g.first - g.t0) / 1000, decodeS: (g.t1 - g.first) / 1000, longPrefillS: (l.t1 - l.t0) / 1000, ids: [] });
+  }
+  await wllama.exit();
+  const r = summarize('wllama 3.13 (wasm, 1 thread)', loadS, firstCallS, runs, prompt, long, want);
+  // No ids from wllama: its text stands in for them.
+  const ok = text === wantText;
+  r.row['greedy = expected'] = ok ? `yes (text of ${NEW_TOKENS} ids)` : `no: text differs at ${[...text].findIndex((c, i) => c !== wantText[i])}`;
+  r.detail.check = { ok, text: r.row['greedy = expected'], firstMismatch: null };
+  return r;
+}
+
 it('peers on stories260k', async () => {
   const expected = await sharedJson('models/stories260k/expected.json');
   const p0 = expected.dtypes.float32.prompts[0];
@@ -160,6 +205,12 @@ it('peers on stories260k', async () => {
       errors[`transformers.js (${device})`] = String((e as Error)?.stack ?? e);
       console.error(`transformers.js (${device}) failed:`, e);
     }
+  }
+  try {
+    results.push(await benchWllama(p0.prompt, prompt, long, want, p0.greedy_text));
+  } catch (e) {
+    errors.wllama = String((e as Error)?.stack ?? e);
+    console.error('wllama failed:', e);
   }
   const rows = results.map((r) => r.row);
   const report = {
