@@ -1,6 +1,7 @@
 /**
  * Expert streaming on tiny-hybrid-stories (a trained router: random routers say nothing about caching).
- * Greedy decode of 4 prompts at expert budgets 100/50/25% with and without prefetch, LRU and LFU:
+ * Greedy decode of 4 prompts at expert budgets 100/50/25% with and without prefetch, LRU and LFU, and
+ * int8/int4 resident and at 50%, quantized on load or pre-quantized (lightmoe quantize, stored as int4):
  * tokens/s, hit rate, prefetch precision, bytes streamed from IndexedDB, stall time; against the resident model and
  * against the adapter's copy bandwidth, all measured in this one run.
  */
@@ -8,9 +9,13 @@ import { expect, it } from 'vitest';
 import { commands } from 'vitest/browser';
 import { requestGpuDevice } from '../src/gpu/device';
 import { Gpu } from '../src/gpu/gpu';
-import { sharedJson, sharedUrl } from '../src/engine/fixtures';
+import { sharedJson, sharedSource, sharedUrl } from '../src/engine/fixtures';
 import { Model, type ModelOptions } from '../src/engine/model';
 import { downloadModel, openStoredCheckpoint } from '../src/store/modelStore';
+import { openCheckpoint, type Checkpoint } from '../src/model/checkpoint';
+import { quantizeInMemory } from '../src/model/quantizeCheckpoint';
+import { readJson } from '../src/model/source';
+import { memoryFetch } from '../src/store/testFetch';
 
 const TOKENS = 48;
 
@@ -48,24 +53,39 @@ it('expert cache on tiny-hybrid-stories', async () => {
   const denseBytes = [...ckpt.tensors.values()].reduce((s, t) => s + t.byteLength, 0) - expertBytes;
   const activeBytes = denseBytes + (expertBytes * c.expertsPerToken) / c.numExperts;
 
-  const runs: { name: string; opts: ModelOptions }[] = [{ name: 'resident', opts: {} }];
+  // The same model pre-quantized to int4 (as lightmoe quantize writes it), stored in IndexedDB as int4 records.
+  const f32Source = sharedSource('models/tiny-hybrid-stories');
+  const int4Url = 'http://models.test/tiny-hybrid-int4/';
+  const folder = await quantizeInMemory(await openCheckpoint(f32Source), (await readJson(f32Source, 'config.json')) as Record<string, unknown>, 'int4');
+  await downloadModel(int4Url, { fetch: memoryFetch(int4Url, folder, { ranges: true }).fetch });
+  const int4Ckpt = await openStoredCheckpoint(int4Url);
+
+  const runs: { name: string; opts: ModelOptions; ckpt?: Checkpoint }[] = [{ name: 'resident', opts: {} }];
   for (const budget of [1, 0.5, 0.25])
     for (const prefetch of [false, 'layer', 'next'] as const)
       for (const policy of ['lru', 'lfu'] as const) runs.push({ name: `${budget * 100}% prefetch ${prefetch || 'off'} ${policy}`, opts: { expertBudget: budget, prefetch, evictionPolicy: policy } });
+  for (const quantize of ['int8', 'int4'] as const)
+    runs.push({ name: `${quantize} resident`, opts: { quantize } }, { name: `${quantize} 50% prefetch next lru`, opts: { quantize, expertBudget: 0.5, prefetch: 'next' } });
+  runs.push({ name: 'int4 pre-quantized resident', opts: {}, ckpt: int4Ckpt }, { name: 'int4 pre-quantized 50% prefetch next lru', opts: { expertBudget: 0.5, prefetch: 'next' }, ckpt: int4Ckpt });
 
   const rows = [];
-  for (const { name, opts } of runs) {
-    const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), opts);
+  for (const { name, opts, ckpt: from } of runs) {
+    const model = await Model.fromCheckpoint(from ?? ckpt, await requestGpuDevice(), opts);
     await model.nextToken([1]); // compile pipelines outside the timing
     let tokens = 0;
     let seconds = 0;
+    let promptTokens = 0;
+    let prefillSeconds = 0;
     for (const ids of prompts) {
       model.reset();
       const t0 = performance.now();
       let id = await model.nextToken(ids);
+      const t1 = performance.now();
       for (let i = 1; i < TOKENS; i++) id = await model.nextToken([id]);
       seconds += (performance.now() - t0) / 1000;
       tokens += TOKENS;
+      prefillSeconds += (t1 - t0) / 1000;
+      promptTokens += ids.length;
     }
     const s = model.experts?.stats;
     const tps = tokens / seconds;
@@ -73,6 +93,7 @@ it('expert cache on tiny-hybrid-stories', async () => {
       run: name,
       slots: model.experts ? `${model.experts.slotsPerLayer}/${c.numExperts}` : `${c.numExperts}/${c.numExperts}`,
       'tokens/s': +tps.toFixed(1),
+      'prefill tok/s': +(promptTokens / prefillSeconds).toFixed(1),
       'hit rate': s ? +(s.hits / (s.hits + s.misses)).toFixed(3) : 1,
       'prefetch precision': s && s.predicted ? +(s.predictedUsed / s.predicted).toFixed(3) : null,
       'MiB streamed': s ? +(s.bytesStreamed / 2 ** 20).toFixed(1) : 0,

@@ -133,3 +133,18 @@ export async function quantizeCheckpoint(
   const config = { ...configJson, quantization_config: { quant_method: QUANT_METHOD, bits: format === 'int8' ? 8 : 4, block_size: QUANT_BLOCK[format], symmetric: format === 'int8' } };
   return { files: names.length > 1 ? [...names, INDEX_FILE] : names, config, quantized: groups.filter((g) => g.quantize).length, bytesIn: [...ckpt.tensors.values()].reduce((a, t) => a + t.byteLength, 0), bytesOut };
 }
+
+/** quantizeCheckpoint into memory: the files of the quantized folder (safetensors and config.json). */
+export async function quantizeInMemory(ckpt: Checkpoint, configJson: Record<string, unknown>, format: QuantFormat): Promise<Record<string, Uint8Array | string>> {
+  const files = new Map<string, Uint8Array>();
+  const r = await quantizeCheckpoint(ckpt, configJson, format, {
+    async write(file, offset, bytes) {
+      const old = files.get(file) ?? new Uint8Array(0);
+      const grown = old.length >= offset + bytes.length ? old : new Uint8Array(offset + bytes.length);
+      if (grown !== old) grown.set(old);
+      grown.set(bytes, offset);
+      files.set(file, grown);
+    },
+  });
+  return { ...Object.fromEntries(files), 'config.json': JSON.stringify(r.config) };
+}

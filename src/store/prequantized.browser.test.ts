@@ -3,7 +3,7 @@ import { sharedJson, sharedSource } from '../engine/fixtures';
 import { Model } from '../engine/model';
 import { requestGpuDevice } from '../gpu/device';
 import { openCheckpoint } from '../model/checkpoint';
-import { quantizeCheckpoint } from '../model/quantizeCheckpoint';
+import { quantizeInMemory } from '../model/quantizeCheckpoint';
 import { memorySource, readJson } from '../model/source';
 import { manifestKey, store, type Manifest } from './db';
 import { get } from 'idb-keyval';
@@ -19,18 +19,7 @@ afterEach(async () => {
 /** tiny-hybrid-stories quantized to int4 as `lightmoe quantize` writes it, built here in memory. */
 async function quantizedFolder(): Promise<Record<string, Uint8Array | string>> {
   const source = sharedSource(DIR);
-  const files = new Map<string, Uint8Array>();
-  const r = await quantizeCheckpoint(await openCheckpoint(source), (await readJson(source, 'config.json')) as Record<string, unknown>, 'int4', {
-    async write(file, offset, bytes) {
-      const old = files.get(file) ?? new Uint8Array(0);
-      const grown = new Uint8Array(Math.max(old.length, offset + bytes.length));
-      grown.set(old);
-      grown.set(bytes, offset);
-      files.set(file, grown);
-    },
-  });
-  const out: Record<string, Uint8Array | string> = Object.fromEntries(files);
-  out['config.json'] = JSON.stringify(r.config);
+  const out = await quantizeInMemory(await openCheckpoint(source), (await readJson(source, 'config.json')) as Record<string, unknown>, 'int4');
   for (const f of ['generation_config.json', 'tokenizer.json']) out[f] = (await source.readText(f))!;
   return out;
 }
