@@ -54,6 +54,13 @@ export class Gpu {
   readonly arena: GPUBuffer;
   private readonly staging: GPUBuffer[] = [];
   /**
+   * Bind groups by pipeline and resources: a decode step binds the same buffers at the same arena
+   * slots every token, and creating its bind groups was a large part of recording one.
+   */
+  private readonly groups = new WeakMap<GPUComputePipeline, Map<string, GPUBindGroup>>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
+  /**
    * The first validation or out-of-memory error the device reported. Such an error drops a whole
    * submit silently, so every readback after it fails instead of returning stale bytes.
    */
@@ -97,6 +104,28 @@ export class Gpu {
       this.pipelines.set(key, p);
     }
     return p;
+  }
+
+  /** The bind group of `pipeline` with params at `offset` of the arena and `bindings` after them. */
+  bindGroup(pipeline: GPUComputePipeline, offset: number, size: number, bindings: (Binding | null)[]): GPUBindGroup {
+    const id = (b: GPUBuffer) => {
+      let n = this.bufferIds.get(b);
+      if (n === undefined) this.bufferIds.set(b, (n = this.nextBufferId++));
+      return n;
+    };
+    const key = `${offset}:${size}|` + bindings.map((b) => (!b ? '-' : 'buffer' in b ? `${id(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}` : id(b))).join(',');
+    let byKey = this.groups.get(pipeline);
+    if (!byKey) this.groups.set(pipeline, (byKey = new Map()));
+    let group = byKey.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset, size } }];
+      bindings.forEach((b, i) => b && entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      // Buffers come and go (KV caches grow, workspaces are resized): keep the cache from growing without bound.
+      if (byKey.size >= 1024) byKey.clear();
+      byKey.set(key, group);
+    }
+    return group;
   }
 
   buffer(bytes: number, label: string, usage = STORAGE): GPUBuffer {
@@ -188,9 +217,7 @@ export class Recorder {
     if (this.slot === SLOTS) this.submit();
     const offset = this.slot++ * SLOT;
     this.params.set(new Uint8Array(params.bytes, 0, params.size), offset);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.gpu.arena, offset, size: params.size } }];
-    bindings.forEach((b, i) => b && entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
-    const group = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const group = this.gpu.bindGroup(pipeline, offset, params.size, bindings);
     this.gpu.counts.dispatches++;
     if (!this.pass) this.gpu.counts.passes++;
     this.pass ??= this.encoder.beginComputePass();
