@@ -2,12 +2,12 @@
 // (prefill: n tokens; decode: n = 1). Query head j reads kv head j / (nh / nkv). One workgroup per
 // (query, head): keys are scored WG at a time and folded into an online softmax; each thread owns the
 // output channels c ≡ tid (mod WG), so the accumulator needs no synchronisation.
-struct Params { n: u32, nh: u32, nkv: u32, hd: u32, past: u32, scale: f32 }
+struct Params { n: u32, nh: u32, nkv: u32, hd: u32, past: u32, scale: f32, qStride: u32 }
 override WG: u32 = 64u;
 override HD: u32 = 64u; // head_dim: sizes the accumulator
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;       // [n, nh, hd] f32, RoPE applied
+@group(0) @binding(1) var<storage, read> q: array<f32>;       // [n, qStride] f32, the nh heads first, RoPE applied
 @group(0) @binding(2) var<storage, read> kc: array<f32>;      // [past + n (or more), nkv, hd] f32
 @group(0) @binding(3) var<storage, read> vc: array<f32>;      // [past + n (or more), nkv, hd] f32
 @group(0) @binding(4) var<storage, read_write> o: array<f32>; // [n, nh, hd] f32
@@ -21,7 +21,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let j = wid.y;
   let g = j / (p.nh / p.nkv);
   let total = p.past + t + 1u; // keys visible to this query (causal)
-  let qb = (t * p.nh + j) * p.hd;
+  let qb = t * p.qStride + j * p.hd;
+  let ob = (t * p.nh + j) * p.hd;
   for (var c = tid; c < p.hd; c += WG) { acc[c] = 0.0; }
   var m = -3.0e38;
   var l = 0.0;
@@ -51,5 +52,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     m = mNew;
     workgroupBarrier();
   }
-  for (var c = tid; c < p.hd; c += WG) { o[qb + c] = acc[c] / l; }
+  for (var c = tid; c < p.hd; c += WG) { o[ob + c] = acc[c] / l; }
 }

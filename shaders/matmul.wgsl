@@ -6,14 +6,17 @@
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32 }
+struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
+// 1: y = alpha·r + beta·(x·Wᵀ), the residual join fused into the projection before it (r laid out as y)
+override RESIDUAL: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [x0 + n, k] f32
 @group(0) @binding(2) var<storage, read> w: array<vec4u>;     // [rows, k] tiled WDTYPE
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [n, yStride] f32
 @group(0) @binding(4) var<storage, read> ws: array<u32>;      // tiled block scales (int8, int4)
+@group(0) @binding(5) var<storage, read> res: array<f32>;     // [n, yStride] f32: r of the residual join
 
 // Where row r's chunks and scales are.
 struct Row { w0: u32, s0: u32, stride: u32 }
@@ -32,6 +35,12 @@ fn scalesAt(row: Row, j: u32) -> vec4f {
 
 fn activate(v: f32) -> f32 {
   return select(v, v / (1.0 + exp(-v)), ACT == 1u);
+}
+
+// The value stored at y[i]: the activation, or the residual join.
+fn output(i: u32, v: f32) -> f32 {
+  if (RESIDUAL == 1u) { return p.alpha * res[i] + p.beta * v; }
+  return activate(v);
 }
 
 @compute @workgroup_size(64)
@@ -59,7 +68,7 @@ fn gemv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li: vec3
                tailDot(chunkAt(r2, full), scalesAt(r2, full), i, rest), tailDot(chunkAt(r3, full), scalesAt(r3, full), i, rest));
   }
   let yb = p.yCol0 + r;
-  for (var m = 0u; m < 4u && r + 64u * m < p.rows; m++) { y[yb + 64u * m] = activate(a[m]); }
+  for (var m = 0u; m < 4u && r + 64u * m < p.rows; m++) { y[yb + 64u * m] = output(yb + 64u * m, a[m]); }
 }
 
 @compute @workgroup_size(64)
@@ -87,5 +96,8 @@ fn gemm(@builtin(global_invocation_id) gid: vec3u) {
     a += vec4f(tailDot(v, sc, xb.x + c, rest), tailDot(v, sc, xb.y + c, rest), tailDot(v, sc, xb.z + c, rest), tailDot(v, sc, xb.w + c, rest));
   }
   let nt = min(4u, p.n - t0);
-  for (var t = 0u; t < nt; t++) { y[(t0 + t) * p.yStride + p.yCol0 + r] = activate(a[t]); }
+  for (var t = 0u; t < nt; t++) {
+    let i = (t0 + t) * p.yStride + p.yCol0 + r;
+    y[i] = output(i, a[t]);
+  }
 }

@@ -6,6 +6,8 @@ import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
 import { attention } from '../gpu/attention';
+import { kvAppend } from '../gpu/kvAppend';
+import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
 import { expertDown } from '../gpu/expertDown';
 import { expertSwiglu, type ExpertRows } from '../gpu/expertSwiglu';
@@ -208,8 +210,6 @@ export class Model {
       if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
       else this.softmaxAttention(rec, i, L, n);
-      const [alpha, beta] = L.kind === 'lightning' ? [c.linearAlpha, c.linearBeta] : [c.fullAlpha, c.fullBeta];
-      this.join(rec, n, alpha, beta);
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
       rec = await this.moe(rec, i, L, n);
       this.join(rec, n, c.mlpAlpha, c.mlpBeta);
@@ -222,6 +222,13 @@ export class Model {
   private join(rec: Recorder, n: number, alpha: number, beta: number): void {
     const ws = this.ws;
     residual(this.gpu, rec, { r: this.config.postnorm ? ws.h : ws.x, a: ws.a, count: n * this.config.hiddenSize, alpha, beta });
+    [ws.x, ws.a] = [ws.a, ws.x];
+  }
+
+  /** The attention's output projection of ws.attn with the join fused in: x ← alpha·(postnorm ? h : x) + beta·(attn·Wᵀ). */
+  private projectAndJoin(rec: Recorder, w: GpuTensor, n: number, alpha: number, beta: number): void {
+    const ws = this.ws;
+    matmul(this.gpu, rec, { x: ws.attn, n, w, y: ws.a, residual: { r: this.config.postnorm ? ws.h : ws.x, alpha, beta } });
     [ws.x, ws.a] = [ws.a, ws.x];
   }
 
@@ -243,23 +250,22 @@ export class Model {
     else lightningPrefill(gpu, rec, args);
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.output_gate, y: ws.q });
     lightningOutput(gpu, rec, { o: ws.attn, g: ws.q, n, w: L.attn.norm, eps: LIGHTNING_NORM_EPS });
-    matmul(gpu, rec, { x: ws.attn, n, w: L.attn.out_proj, y: ws.a });
+    this.projectAndJoin(rec, L.attn.out_proj, n, c.linearAlpha, c.linearBeta);
   }
 
   private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number): void {
     const { gpu, ws, config: c } = this;
     const kvWidth = c.numKvHeads * c.headDim;
-    matmul(gpu, rec, { x: ws.h, n, w: L.attn.q_proj, y: ws.q });
-    matmul(gpu, rec, { x: ws.h, n, w: L.attn.k_proj, y: ws.k });
-    matmul(gpu, rec, { x: ws.h, n, w: L.attn.v_proj, y: ws.v });
-    const ropeArgs = { table: ws.rope, n, headDim: c.headDim, rotaryDim: c.rotaryDim };
-    rope(gpu, rec, { ...ropeArgs, x: ws.q, heads: c.numHeads });
-    rope(gpu, rec, { ...ropeArgs, x: ws.k, heads: c.numKvHeads });
+    // One matmul gives each token a q|k|v row; RoPE turns its q and k heads (side by side) in one go.
+    const qw = c.numHeads * c.headDim;
+    const stride = qw + 2 * kvWidth;
+    matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
+    rope(gpu, rec, { table: ws.rope, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
     const kv = this.kvCache(rec, i, this.position + n);
-    rec.copy(ws.k, 0, kv.k, this.position * kvWidth * 4, n * kvWidth * 4);
-    rec.copy(ws.v, 0, kv.v, this.position * kvWidth * 4, n * kvWidth * 4);
+    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, k: kv.k, v: kv.v });
     attention(gpu, rec, {
-      q: ws.q,
+      q: ws.qkv,
+      qStride: stride,
       k: kv.k,
       v: kv.v,
       o: ws.attn,
@@ -269,7 +275,7 @@ export class Model {
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
     });
-    matmul(gpu, rec, { x: ws.attn, n, w: L.attn.o_proj, y: ws.a });
+    this.projectAndJoin(rec, L.attn.o_proj, n, c.fullAlpha, c.fullBeta);
   }
 
   /** The KV cache of layer i, grown (doubling, contents copied) to hold `tokens`. */

@@ -3,7 +3,7 @@ import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
 import { isQuantized, type QuantFormat } from '../model/quantize';
-import { storedMatrix, uploadStoredMatrix } from './matrices';
+import { stackMatrices, storedMatrix, uploadStoredMatrix } from './matrices';
 
 export interface ExpertWeights {
   w1: GpuTensor; // [I, Hs] gate proj
@@ -15,7 +15,7 @@ export interface LayerWeights {
   kind: AttnKind;
   inputNorm: GpuTensor;
   postNorm: GpuTensor;
-  /** lightning: qkv_proj, output_gate, norm, out_proj; softmax: q_proj, k_proj, v_proj, o_proj */
+  /** lightning: qkv_proj, output_gate, norm, out_proj; softmax: qkv (q_proj, k_proj and v_proj stacked), o_proj */
   attn: Record<string, GpuTensor>;
   router: GpuTensor;
   experts: ExpertWeights[];
@@ -58,11 +58,19 @@ export async function uploadWeights(
     const info = ckpt.tensors.get(name);
     const matrix = ckpt.quantized.has(name) || info?.shape.length === 2;
     let t: GpuTensor;
-    if (matrix) t = await uploadStoredMatrix(gpu, ckpt, name, quant);
+    if (matrix) t = await uploadStoredMatrix(gpu, storedMatrix(ckpt, name, quant));
     else if (info) t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
     else throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
     uploaded.push(t);
     loaded += matrix ? storedMatrix(ckpt, name).bytes : info!.byteLength;
+    opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
+    return t;
+  };
+  // Softmax attention's q, k and v read the same input: one matrix, one dispatch.
+  const getStacked = async (name: string, names: string[]): Promise<GpuTensor> => {
+    const t = await uploadStoredMatrix(gpu, stackMatrices(name, names.map((n) => storedMatrix(ckpt, n, opts.quantize && isQuantized(n) ? opts.quantize : undefined))));
+    uploaded.push(t);
+    for (const n of names) loaded += storedMatrix(ckpt, n).bytes;
     opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
     return t;
   };
@@ -72,9 +80,10 @@ export async function uploadWeights(
     for (let i = 0; i < c.numLayers; i++) {
       const p = `model.layers.${i}.`;
       const kind = c.layerKinds[i];
-      const names = kind === 'lightning' ? ['qkv_proj', 'output_gate', 'norm', 'out_proj'] : ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+      const names = kind === 'lightning' ? ['qkv_proj', 'output_gate', 'norm', 'out_proj'] : ['o_proj'];
       const attn: Record<string, GpuTensor> = {};
       for (const n of names) attn[n] = await get(`${p}self_attn.${n}.weight`);
+      if (kind === 'softmax') attn.qkv = await getStacked(`${p}self_attn.qkv (stacked)`, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}self_attn.${n}.weight`));
       const experts: ExpertWeights[] = [];
       for (let e = 0; e < c.numExperts && !opts.streamExperts; e++) {
         const [w1, w3, w2] = expertTensorNames(i, e);

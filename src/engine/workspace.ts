@@ -7,10 +7,8 @@ export class Workspace {
   x: GPUBuffer; // [tokens, Hs] residual stream
   a: GPUBuffer; // [tokens, Hs] branch output (swapped with x at each residual join)
   readonly h: GPUBuffer; // [tokens, Hs] normed
-  readonly qkv: GPUBuffer; // [tokens, nh, 3, hd]
-  readonly q: GPUBuffer; // [tokens, nh·hd] softmax queries; lightning gate
-  readonly k: GPUBuffer; // [tokens, nkv·hd]
-  readonly v: GPUBuffer;
+  readonly qkv: GPUBuffer; // lightning: [tokens, nh, 3, hd]; softmax: [tokens, q | k | v] (3·nh·hd ≥ nh·hd + 2·nkv·hd)
+  readonly q: GPUBuffer; // [tokens, nh·hd] lightning gate
   readonly attn: GPUBuffer; // [tokens, nh·hd] attention output before its projection
   readonly lightningScores: GPUBuffer; // [nh, block, block] one prefill block's decayed scores
   readonly rope: GPUBuffer; // [tokens, rd/2, 2]
@@ -51,7 +49,6 @@ export class Workspace {
     };
     const Hs = c.hiddenSize;
     const qw = c.numHeads * c.headDim;
-    const kvw = c.numKvHeads * c.headDim;
     const k = c.expertsPerToken;
     this.ids = f(tokens, 'ids');
     this.x = f(tokens * Hs, 'x');
@@ -59,8 +56,6 @@ export class Workspace {
     this.h = f(tokens * Hs, 'h');
     this.qkv = f(tokens * 3 * qw, 'qkv');
     this.q = f(tokens * qw, 'q');
-    this.k = f(tokens * kvw, 'k');
-    this.v = f(tokens * kvw, 'v');
     this.attn = f(tokens * qw, 'attn');
     this.lightningScores = f(c.layerKinds.includes('lightning') ? c.numHeads * lightningBlock * lightningBlock : 1, 'lightning scores');
     this.rope = f(tokens * c.rotaryDim, 'rope');

@@ -2,7 +2,8 @@ import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 
 export interface AttentionArgs {
-  q: GPUBuffer; // [n, nh, hd], RoPE applied
+  q: GPUBuffer; // [n, qStride], its first nh·hd values the heads, RoPE applied
+  qStride?: number; // default nh·hd
   k: GPUBuffer; // KV cache [past + n, nkv, hd]
   v: GPUBuffer;
   o: GPUBuffer; // [n, nh, hd]
@@ -22,6 +23,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
     .u32(a.numKvHeads)
     .u32(a.headDim)
     .u32(a.past)
-    .f32(1 / Math.sqrt(a.headDim));
+    .f32(1 / Math.sqrt(a.headDim))
+    .u32(a.qStride ?? a.numHeads * a.headDim);
   rec.dispatch(pipeline, params, [a.q, a.k, a.v, a.o], a.n, a.numHeads);
 }

@@ -45,4 +45,18 @@ describe('matmul', () => {
     const cols = Array.from({ length: n * rows }, (_, i) => got[Math.floor(i / rows) * (rows + 2) + 1 + (i % rows)]);
     expect(maxAbsDiff(cols, want)).toBeLessThan(1e-5);
   });
+
+  for (const n of [1, 5])
+    for (const variant of VARIANTS)
+      it(`the residual join fused in: y = alpha·r + beta·(x·Wᵀ), n=${n}, ${JSON.stringify(variant.choices)}`, async () => {
+        const [k, rows, alpha, beta] = [37, 70, 1.7, 0.45];
+        const gpu = await testGpu(variant);
+        const x = randn(n * k, 21);
+        const r = randn(n * rows, 22);
+        const { t, v } = await weight(gpu, randn(rows * k, 23, 0.3), [rows, k], 'int8');
+        const y = gpu.buffer(n * rows * 4, 'y');
+        await run(gpu, (rec) => matmul(gpu, rec, { x: gpu.upload(x, 'x'), n, w: t, y, residual: { r: gpu.upload(r, 'r'), alpha, beta } }));
+        const want = ref.matmul(x, n, k, v, rows).map((a, i) => alpha * r[i] + beta * a);
+        expect(maxAbsDiff(await readF32(gpu, y, n * rows), want)).toBeLessThan(1e-4);
+      });
 });

@@ -11,13 +11,15 @@ export interface MatmulArgs {
   yStride?: number; // defaults to rows (all of W)
   yCol0?: number; // column of y where W's row 0 lands
   act?: 'silu';
+  /** y = alpha·r + beta·(x·Wᵀ): the residual join fused in (r laid out as y; no act). */
+  residual?: { r: GPUBuffer; alpha: number; beta: number };
 }
 
 /** y = act(x·Wᵀ), one dispatch per row part of W: gemv for one token (4 rows an invocation), gemm for more (4 tokens). */
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
-  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0 }, one ? 'gemv' : 'gemm');
+  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 }, one ? 'gemv' : 'gemm');
   for (const part of a.w.parts) {
     const params = new Params()
       .u32(a.n)
@@ -25,8 +27,11 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .u32(part.rows)
       .u32(a.yStride ?? rows)
       .u32((a.yCol0 ?? 0) + part.row0)
-      .u32(a.x0 ?? 0);
-    const bindings = [a.x, part.buffer, a.y, scalesOf(part)];
+      .u32(a.x0 ?? 0)
+      .f32(a.residual?.alpha ?? 0)
+      .f32(a.residual?.beta ?? 0);
+    // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
+    const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
     if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 256));
     else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }

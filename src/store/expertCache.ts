@@ -8,8 +8,8 @@
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { writeSlice, type GpuTensor } from '../gpu/tensor';
-import { imageLayout } from '../gpu/weightImage';
-import { storedMatrix } from '../engine/matrices';
+import { imageLayout, type ImageSlice } from '../gpu/weightImage';
+import { imageOf, storedMatrix } from '../engine/matrices';
 import type { ExpertWeights } from '../engine/weights';
 import type { QuantFormat } from '../model/quantize';
 
@@ -168,11 +168,11 @@ export class ExpertCache {
         const t = targets[i];
         if (m.format !== t.dtype || m.shape.join() !== t.shape.join() || m.bytes !== storedMatrix(this.ckpt, expertTensorNames(layer, 0)[i], this.quant).bytes)
           throw new Error(`${name}: format ${m.format} or shape [${m.shape}] differs from expert 0 of its layer; the expert cache needs them equal`);
-        const slice = await m.slice(0, m.shape[0], this.gpu.choices.tileRows);
+        const slice = imageOf(await m.rows(0, m.shape[0]), m.shape[0], m.shape[1], this.gpu.choices.tileRows, name);
         this.stats.bytesStreamed += m.bytes;
         return slice;
       }),
-    ).then((parts) => {
+    ).then((parts: ImageSlice[]) => {
       // Written together, after all three arrived, so a slot never mixes two experts.
       parts.forEach((slice, i) => writeSlice(this.gpu, targets[i].parts[0].buffer, imageLayout(targets[i].dtype, ...(targets[i].shape as [number, number])), 0, slice));
       targets.forEach((t, i) => (t.name = names[i]));
