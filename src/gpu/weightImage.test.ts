@@ -53,4 +53,12 @@ describe('weight image (tiled layout)', () => {
         }
       }
     });
+
+  it('row-major (tiles of 1) with whole chunks a row: the image is the quantized data itself', () => {
+    const [rows, k] = [3, 64];
+    const q = quantize(Float32Array.from({ length: rows * k }, (_, i) => Math.cos(i)), rows, k, 'int8', 't');
+    const s = quantizedSlice(q, 'int8', rows, k, 1);
+    expect(Array.from(new Uint32Array(s.data.slice().buffer))).toEqual(Array.from(q.data));
+    expect(Array.from(new Uint32Array(s.scales!.slice().buffer))).toEqual(Array.from(q.scales));
+  });
 });

@@ -55,6 +55,8 @@ export interface ImageSlice {
 
 /** Tiles rows of `units` units of `unit` words each (row-major, `rowWords` words a row apart), T rows a tile. */
 function tile(src: Uint32Array, rows: number, rowWords: number, units: number, unit: number, T: number): Uint32Array {
+  // Row-major with no padding: the image is the source itself (an M1 expert on a CPU adapter).
+  if (T === 1 && rowWords === units * unit && src.length === rows * rowWords) return src;
   const out = new Uint32Array(rows * units * unit);
   for (let t0 = 0; t0 < rows; t0 += T) {
     const tr = Math.min(T, rows - t0);
