@@ -6,7 +6,7 @@ export default mergeConfig(
   { define: base.define, server: base.server },
   defineConfig({
     // Pre-bundled up front: discovered mid-run, vite would reload the page under the test.
-    optimizeDeps: { include: ['@huggingface/transformers'] },
+    optimizeDeps: { include: ['@huggingface/transformers', 'onnxruntime-web/webgpu', '@wllama/wllama'] },
     test: {
       include: ['bench/**/*.bench.browser.ts'],
       testTimeout: 1_800_000,

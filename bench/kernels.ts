@@ -26,7 +26,7 @@ export interface KernelRow {
 }
 
 const FORMATS: WeightDType[] = ['f32', 'f16', 'bf16', 'int8', 'int4'];
-const M1_SHAPES: [number, number][] = [[9216, 6144], [6144, 9216]];
+export const M1_SHAPES: [number, number][] = [[9216, 6144], [6144, 9216]];
 const GEMM_TOKENS = 256;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
