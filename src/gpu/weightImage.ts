@@ -58,16 +58,26 @@ function tile(src: Uint32Array, rows: number, rowWords: number, units: number, u
   // Row-major with no padding: the image is the source itself (an M1 expert on a CPU adapter).
   if (T === 1 && rowWords === units * unit && src.length === rows * rowWords) return src;
   const out = new Uint32Array(rows * units * unit);
+  // Units wholly inside the row are copied without a bound check (4-word chunks unrolled); the last,
+  // padded one word by word.
+  const whole = Math.floor(rowWords / unit);
   for (let t0 = 0; t0 < rows; t0 += T) {
     const tr = Math.min(T, rows - t0);
     const base = t0 * units * unit;
+    const step = tr * unit;
     for (let l = 0; l < tr; l++) {
       const row = (t0 + l) * rowWords;
-      for (let j = 0; j < units; j++) {
-        const from = row + j * unit;
-        const to = base + (j * tr + l) * unit;
-        for (let w = 0; w < unit && j * unit + w < rowWords; w++) out[to + w] = src[from + w];
-      }
+      let to = base + l * unit;
+      let from = row;
+      if (unit === 4)
+        for (let j = 0; j < whole; j++, from += 4, to += step) {
+          out[to] = src[from];
+          out[to + 1] = src[from + 1];
+          out[to + 2] = src[from + 2];
+          out[to + 3] = src[from + 3];
+        }
+      else for (let j = 0; j < whole; j++, from += unit, to += step) for (let w = 0; w < unit; w++) out[to + w] = src[from + w];
+      for (let w = 0; whole < units && whole * unit + w < rowWords; w++) out[to + w] = src[from + w];
     }
   }
   return out;
