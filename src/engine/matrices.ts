@@ -15,8 +15,9 @@ export type MatrixRows = { raw: Uint8Array; dtype: StoredWeightDType; quant?: Qu
 
 export interface StoredMatrix {
   name: string;
-  /** The format on the GPU. */
+  /** The format on the GPU, and the one the checkpoint holds. */
   format: WeightDType;
+  stored: WeightDType;
   shape: [rows: number, k: number];
   /** Bytes the checkpoint holds for it, and for one row. */
   bytes: number;
@@ -33,6 +34,7 @@ export function storedMatrix(ckpt: Checkpoint, name: string, quant?: QuantFormat
     return {
       name,
       format: q.format,
+      stored: q.format,
       shape: q.shape,
       bytes: q.data.byteLength + q.scales.byteLength,
       rowBytes: (R.words + R.blocks) * 4,
@@ -47,6 +49,7 @@ export function storedMatrix(ckpt: Checkpoint, name: string, quant?: QuantFormat
   return {
     name,
     format: quant ?? dtype,
+    stored: dtype,
     shape: [rows, k],
     bytes: info.byteLength,
     rowBytes: rawRow,
@@ -60,37 +63,40 @@ export function imageOf(rows: MatrixRows, n: number, k: number, tileRows: number
   return imageSlice(rows.raw, rows.dtype, n, k, rows.quant, name, tileRows);
 }
 
-/** A float matrix widened to f32 (exact), for stacking it with matrices stored in another float format. */
+/** A float matrix read as f32 (exact), still quantized on the way if it was to be. */
 function widened(m: StoredMatrix): StoredMatrix {
-  if (m.format === 'f32') return m;
+  if (m.stored === 'f32') return m;
   return {
     ...m,
-    format: 'f32',
+    format: m.format === m.stored ? 'f32' : m.format,
+    stored: 'f32',
     rowBytes: m.shape[1] * 4,
     async rows(r0, n) {
-      const r = await m.rows(r0, n);
-      if ('blocks' in r || r.quant) throw new Error(`${m.name}: a quantized matrix cannot be widened`);
-      return { raw: encode(decode(r.raw, r.dtype.toUpperCase() as StoredDType), 'F32'), dtype: 'f32' };
+      const r = (await m.rows(r0, n)) as Extract<MatrixRows, { raw: Uint8Array }>;
+      return { raw: encode(decode(r.raw, r.dtype.toUpperCase() as StoredDType), 'F32'), dtype: 'f32', quant: r.quant };
     },
   };
 }
 
 /**
- * Matrices of one width, their rows one after another: in their common format, float ones of
- * different formats widened to f32.
+ * Matrices of one width, their rows one after another, in their common format. Float matrices stored
+ * in different formats are read as f32 (and quantized alike if they are to be); a matrix stored
+ * quantized stacks only with matrices stored the same way.
  */
 export function stackMatrices(name: string, matrices: StoredMatrix[]): StoredMatrix {
-  const mixed = matrices.some((m) => m.format !== matrices[0].format);
-  const parts = mixed && matrices.every((m) => m.format === 'f32' || m.format === 'f16' || m.format === 'bf16') ? matrices.map(widened) : matrices;
+  const isFloat = (f: WeightDType) => f === 'f32' || f === 'f16' || f === 'bf16';
+  const same = matrices.every((m) => m.stored === matrices[0].stored && m.format === matrices[0].format);
+  const parts = !same && matrices.every((m) => isFloat(m.stored) && m.format === (isFloat(m.format) ? m.format : matrices[0].format)) ? matrices.map(widened) : matrices;
   const [first] = parts;
   for (const m of parts)
-    if (m.format !== first.format || m.shape[1] !== first.shape[1] || m.rowBytes !== first.rowBytes)
-      throw new Error(`${m.name}: format ${m.format} or width ${m.shape[1]} differs from ${first.name}'s: they cannot be stacked`);
+    if (m.format !== first.format || m.stored !== first.stored || m.shape[1] !== first.shape[1])
+      throw new Error(`${m.name}: stored as ${m.stored} (${m.format} on the GPU), width ${m.shape[1]}: it cannot be stacked with ${first.name} (${first.stored}, ${first.format}, width ${first.shape[1]})`);
   const starts = parts.map((_, i) => parts.slice(0, i).reduce((s, m) => s + m.shape[0], 0));
   const total = parts.reduce((s, m) => s + m.shape[0], 0);
   return {
     name,
     format: first.format,
+    stored: first.stored,
     shape: [total, first.shape[1]],
     bytes: parts.reduce((s, m) => s + m.bytes, 0),
     rowBytes: first.rowBytes,

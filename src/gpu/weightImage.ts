@@ -60,7 +60,8 @@ function tile(src: Uint32Array, rows: number, rowWords: number, units: number, u
   const out = new Uint32Array(rows * units * unit);
   // Units wholly inside the row are copied without a bound check (4-word chunks unrolled); the last,
   // padded one word by word.
-  const whole = Math.floor(rowWords / unit);
+  // (An int8 row of whole blocks can hold a chunk more than the image: past k, zeros, left out.)
+  const whole = Math.min(units, Math.floor(rowWords / unit));
   for (let t0 = 0; t0 < rows; t0 += T) {
     const tr = Math.min(T, rows - t0);
     const base = t0 * units * unit;

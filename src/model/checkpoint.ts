@@ -55,12 +55,25 @@ export function expertTensorNames(layer: number, e: number): [w1: string, w3: st
   return [p + 'w1.weight', p + 'w3.weight', p + 'w2.weight'];
 }
 
-/** Rows r0 .. r0 + n of a matrix stored quantized, in quantize.ts's row-major form. */
+/**
+ * Rows r0 .. r0 + n of a matrix stored quantized, in quantize.ts's row-major form. An int8 value of
+ * -128 is refused (quantize writes -127 .. 127, and the kernels' byte unpacks clamp -128 to -127).
+ */
 export async function readQuantizedRows(ckpt: Checkpoint, q: QuantizedTensor, r0: number, n: number): Promise<QuantBlocks> {
   const R = quantRow(q.format, q.shape[1]);
   const words = async (name: string, perRow: number) => {
     const bytes = await ckpt.read(name, r0 * perRow * 4, n * perRow * 4);
     return new Uint32Array((bytes.byteOffset % 4 ? bytes.slice() : bytes).buffer, bytes.byteOffset % 4 ? 0 : bytes.byteOffset, n * perRow);
   };
-  return { data: await words(q.data.name, R.words), scales: await words(q.scales.name, R.blocks) };
+  const data = await words(q.data.name, R.words);
+  if (q.format === 'int8')
+    for (let i = 0; i < data.length; i++) {
+      // A byte of 0x80 is a zero byte of v = word ^ 0x80808080.
+      const v = data[i] ^ 0x80808080;
+      if ((v - 0x01010101) & ~v & 0x80808080) {
+        const at = [0, 1, 2, 3].find((b) => ((data[i] >>> (8 * b)) & 0xff) === 0x80)!;
+        throw new Error(`${ckpt.name}: ${q.data.name}: row ${r0 + Math.floor(i / R.words)}, element ${(i % R.words) * 4 + at} is -128; int8 weights are -127 .. 127`);
+      }
+    }
+  return { data, scales: await words(q.scales.name, R.blocks) };
 }

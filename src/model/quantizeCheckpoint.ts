@@ -83,6 +83,7 @@ export async function quantizeCheckpoint(
   const names = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
   const weightMap: Record<string, string> = {};
   let bytesOut = 0;
+  let tensorBytes = 0;
   let done = 0;
   for (const [s, shard] of shards.entries()) {
     // Larger elements first, so every tensor is aligned to its element size.
@@ -104,6 +105,7 @@ export async function quantizeCheckpoint(
     prefix.set(head, 8);
     await sink.write(names[s], 0, prefix);
     bytesOut += prefix.length + off;
+    tensorBytes += off;
     const at = (name: string) => prefix.length + offsets.get(name)!;
     for (const g of shard) {
       const t = ckpt.tensors.get(g.from)!;
@@ -127,7 +129,7 @@ export async function quantizeCheckpoint(
     }
   }
   if (names.length > 1) {
-    const index = new TextEncoder().encode(JSON.stringify({ metadata: { total_size: bytesOut }, weight_map: weightMap }, null, 2) + '\n');
+    const index = new TextEncoder().encode(JSON.stringify({ metadata: { total_size: tensorBytes }, weight_map: weightMap }, null, 2) + '\n');
     await sink.write(INDEX_FILE, 0, index);
   }
   const config = { ...configJson, quantization_config: { quant_method: QUANT_METHOD, bits: format === 'int8' ? 8 : 4, block_size: QUANT_BLOCK[format], symmetric: format === 'int8' } };

@@ -1,5 +1,5 @@
 /** The `lightmoe` command: prefill logits and greedy generation from a model folder, on Dawn's WebGPU. */
-import { copyFile, mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { EngineCore } from '../engine/core';
@@ -79,9 +79,11 @@ async function quantize(cmd: Extract<Command, { kind: 'quantize' }>): Promise<vo
   if (existing?.length) throw new Error(`--out ${cmd.out} exists and is not empty: give a new folder`);
   const source = nodeSource(cmd.model);
   const ckpt = await openCheckpoint(source);
+  if (ckpt.config.quantization) throw new Error(`${cmd.model} is already quantized (${ckpt.config.quantization}): quantize the original checkpoint`);
   const configJson = (await readJson(source, 'config.json')) as Record<string, unknown>;
   await mkdir(cmd.out, { recursive: true });
   const handles = new Map<string, Promise<FileHandle>>();
+  let done = false;
   try {
     const r = await quantizeCheckpoint(ckpt, configJson, cmd.to, {
       async write(file, offset, bytes) {
@@ -96,8 +98,11 @@ async function quantize(cmd: Extract<Command, { kind: 'quantize' }>): Promise<vo
       if (e.isFile() && !e.name.endsWith('.safetensors') && e.name !== INDEX_FILE && e.name !== 'config.json') await copyFile(path.join(cmd.model, e.name), path.join(cmd.out, e.name));
     }
     print(`${cmd.out}: ${r.quantized} matrices quantized to ${cmd.to}, ${(r.bytesIn / 1e6).toFixed(1)} MB of tensors → ${(r.bytesOut / 1e6).toFixed(1)} MB (${r.files.join(', ')})`);
+    done = true;
   } finally {
     for (const h of handles.values()) await (await h).close();
+    // A failed run leaves no half-written folder behind (it was new or empty).
+    if (!done) await rm(cmd.out, { recursive: true, force: true });
   }
 }
 
