@@ -1,7 +1,10 @@
 // y[t, yCol0 + r] = act(x[x0 + t, :] · W[r, :]) for t < n, r < rows: a Linear (y = x·Wᵀ) over one row
-// part of W, with no barrier (barriers are very slow on software adapters). Two entry points:
-//   gemv (one token, decode): an invocation owns 4 rows, 64 apart, so each activation it loads
-//     serves 4 rows, and the 64 invocations of a workgroup read neighbouring chunks;
+// part of W. Three entry points:
+//   gemv (one token, decode; CPU adapters): an invocation owns 4 rows, 64 apart, so each activation it
+//     loads serves 4 rows; no barrier (barriers are very slow on software adapters);
+//   gemvSliced (one token; GPUs): a workgroup owns 16 neighbouring rows and splits k 16 ways, so a
+//     large matrix keeps enough invocations in flight, and the 16 invocations of a slice read
+//     neighbouring chunks (tiles of 64 rows); the slices are summed after one barrier;
 //   gemm (prefill): an invocation owns one row and 4 tokens, so each weight it loads serves 4 tokens.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
@@ -69,6 +72,32 @@ fn gemv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li: vec3
   }
   let yb = p.yCol0 + r;
   for (var m = 0u; m < 4u && r + 64u * m < p.rows; m++) { y[yb + 64u * m] = output(yb + 64u * m, a[m]); }
+}
+
+const SLICE_ROWS = 16u;
+const SLICES = 16u;
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn gemvSliced(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let l = li % SLICE_ROWS;
+  let s = li / SLICE_ROWS;
+  let r = wg.x * SLICE_ROWS + l;
+  // Rows past the end read the last one and are not written (every invocation reaches the barrier).
+  let row = rowOf(min(r, p.rows - 1u));
+  let xb = p.x0 * p.k;
+  let full = p.k / CHUNK;
+  var acc = 0.0;
+  for (var j = s; j < full; j += SLICES) { acc += chunkDot(chunkAt(row, j), scalesAt(row, j), chunkX(xb + j * CHUNK)); }
+  let rest = p.k - full * CHUNK;
+  if (s == 0u && rest > 0u) { acc += tailDot(chunkAt(row, full), scalesAt(row, full), xb + full * CHUNK, rest); }
+  partial[li] = acc;
+  workgroupBarrier();
+  if (s == 0u && r < p.rows) {
+    var sum = 0.0;
+    for (var i = 0u; i < SLICES; i++) { sum += partial[i * SLICE_ROWS + l]; }
+    y[p.yCol0 + r] = output(p.yCol0 + r, sum);
+  }
 }
 
 @compute @workgroup_size(64)

@@ -26,6 +26,8 @@ export interface KernelChoices {
   unpackBytes: 0 | 1;
   /** Most invocations in a workgroup that synchronises with barriers (attention, argmax). */
   barrierWorkgroup: number;
+  /** One-token matmul (shaders/matmul.wgsl): 4 rows an invocation, or 16 rows a workgroup with k split 16 ways. */
+  gemv: 'rows' | 'sliced';
 }
 
 /**
@@ -34,6 +36,9 @@ export interface KernelChoices {
  *   row-major, 1.2 GB/s tiled by 64); GPUs need neighbouring invocations on neighbouring chunks.
  * - SwiftShader widens bytes fastest with the unpack builtins (int8 GEMV 2.07 against 1.28 GB/s),
  *   lavapipe with integer operations (3.35 against 2.19 GB/s).
+ * - A GPU needs many invocations in flight to reach its bandwidth: gemv's 4 rows an invocation leave a
+ *   9216-row matrix 2304 of them, gemvSliced 147456 (not measured here: no GPU was at hand; CPU adapters
+ *   keep gemv, barrier-free).
  * - SwiftShader runs a workgroup's barriers as switches between its groups of 4 lanes: stories260k's
  *   decode attention takes 405 µs a token with workgroups of 4, 1763 µs with 64; argmax 35 µs with 4, 424 µs with 256.
  */
@@ -41,7 +46,7 @@ export function kernelChoices(info: GPUAdapterInfo | undefined): KernelChoices {
   const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
   const swiftshader = /swiftshader/i.test(text);
   const cpu = !!info && (info.isFallbackAdapter || swiftshader || /llvmpipe|lavapipe/i.test(text));
-  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256 };
+  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256, gemv: cpu ? 'rows' : 'sliced' };
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */

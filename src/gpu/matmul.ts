@@ -15,11 +15,15 @@ export interface MatmulArgs {
   residual?: { r: GPUBuffer; alpha: number; beta: number };
 }
 
-/** y = act(x·Wᵀ), one dispatch per row part of W: gemv for one token (4 rows an invocation), gemm for more (4 tokens). */
+/**
+ * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation) or gemvSliced
+ * (16 rows a workgroup, k split 16 ways), as the adapter's kernel choices say; gemm for more (4 tokens).
+ */
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
-  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 }, one ? 'gemv' : 'gemm');
+  const entry = !one ? 'gemm' : gpu.choices.gemv === 'sliced' ? 'gemvSliced' : 'gemv';
+  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 }, entry);
   for (const part of a.w.parts) {
     const params = new Params()
       .u32(a.n)
@@ -32,7 +36,8 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .f32(a.residual?.beta ?? 0);
     // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
     const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
-    if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 256));
+    if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
+    else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 256));
     else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }
 }
