@@ -1,11 +1,11 @@
 // Greedy sampling: index of the largest of count logits (the first one on ties, as numpy's argmax).
 // One workgroup: strided scan per thread, then a tree reduction.
-struct Params { count: u32, offset: u32 }
+struct Params { count: u32, offset: u32, slot: u32 }
 override WG: u32 = 256u; // a power of two
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;    // [offset + count] f32
-@group(0) @binding(2) var<storage, read_write> out: array<u32>; // [1]
+@group(0) @binding(2) var<storage, read_write> out: array<u32>; // [slot + 1]
 
 var<workgroup> bestV: array<f32, WG>;
 var<workgroup> bestI: array<u32, WG>;
@@ -32,5 +32,5 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     }
     workgroupBarrier();
   }
-  if (tid == 0u) { out[0] = bestI[0]; }
+  if (tid == 0u) { out[p.slot] = bestI[0]; }
 }

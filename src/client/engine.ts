@@ -61,6 +61,8 @@ export class Engine {
     const result = (async () => {
       const ids = typeof prompt === 'string' ? await this.core.encode(prompt) : prompt;
       return this.run({ ...req, prompt: ids }, (c) => {
+        // Tokens the worker had already made when the abort reached it are not handed on.
+        if (signal?.aborted) return;
         onToken?.(c);
         queue.push(c);
         wake?.();

@@ -160,12 +160,18 @@ export class EngineCore {
   }
 
   /** Runs one generation; `id` names it for abort(). Generations run one at a time. */
-  generate(id: number, req: GenerateRequest, onChunk?: (c: GenerateChunk) => void): Promise<GenerateResult> {
+  generate(id: number, req: GenerateRequest, onChunk?: (c: GenerateChunk) => unknown): Promise<GenerateResult> {
     const ctl = new AbortController();
     this.running.set(id, ctl);
-    const run = this.busy.then(() =>
-      generate({ model: this.need(), tokenizer: this.tokenizer, generationConfig: this.generationConfig, eosIds: this.eosIds }, req, onChunk, ctl.signal),
-    );
+    // Across a worker, onChunk is a comlink proxy whose calls travel on a port of their own: the result
+    // waits for the last one, so that no chunk arrives after it.
+    let delivered: unknown = undefined;
+    const send = onChunk && ((c: GenerateChunk) => void (delivered = onChunk(c)));
+    const run = this.busy.then(async () => {
+      const r = await generate({ model: this.need(), tokenizer: this.tokenizer, generationConfig: this.generationConfig, eosIds: this.eosIds }, req, send, ctl.signal);
+      await delivered;
+      return r;
+    });
     this.busy = run.catch(() => {});
     return run.finally(() => this.running.delete(id));
   }

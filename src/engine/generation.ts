@@ -69,6 +69,21 @@ export interface GenerationContext {
 }
 
 
+/** Greedy tokens decoded a GPU round trip (Model.greedyTokens); a stop ends a chain's use early. */
+const GREEDY_CHAIN = 8;
+
+/** Resolves after the events already queued (a macrotask, without setTimeout's clamping). */
+function nextEvent(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
 export async function generate(
   ctx: GenerationContext,
   req: GenerateRequest,
@@ -96,6 +111,7 @@ export async function generate(
   let content = '';
   let streamed = 0; // content already sent in chunks: stops short of a <tool_calls> block
   let forced: number[] = [];
+  let chained: number[] = [];
   let finishReason: FinishReason = 'length';
 
   const emit = (token: number, delta: string) => {
@@ -121,7 +137,13 @@ export async function generate(
       await model.forward(feed, 'none');
       id = forced.shift()!;
     } else if (onGpu) {
-      id = await model.nextToken(feed);
+      // Greedy tokens come in chains of GREEDY_CHAIN, one GPU round trip each (the first alone, so
+      // the first token is not kept waiting); the model has then fed all but the chain's last.
+      if (!chained.length) chained = await model.greedyTokens(feed, ids.length === 0 ? 1 : Math.min(GREEDY_CHAIN, maxTokens - ids.length));
+      // Between a chain's tokens, let waiting events (an abort from the page) in: abort still stops
+      // within one token.
+      else await nextEvent();
+      id = chained.shift()!;
     } else {
       id = sampler.sample(await model.forward(feed, 'last'), history);
     }
@@ -135,7 +157,15 @@ export async function generate(
     history.push(id);
     feed = [id];
     const piece = detok ? detok.push(id) : '';
-    if (budget.step(piece) === 'close' && tokenizer) forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
+    if (budget.step(piece) === 'close' && tokenizer) {
+      forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
+      if (chained.length) {
+        // The chain ran past this token: feed the history again, up to it, before the forced tokens.
+        chained = [];
+        model.reset();
+        await model.forward(history.slice(0, -1), 'none');
+      }
+    }
     const { emit: out, stopped } = stops.push(piece);
     emit(id, out);
     if (stopped) {

@@ -67,6 +67,10 @@ interface KvCache {
  */
 export class Model {
   position = 0;
+  /** Rows of the rope table the current step reads from (a greedy chain writes one table for all its steps). */
+  private ropeRow = 0;
+  /** The tokens of a greedy chain, one u32 slot a step (greedyTokens). */
+  private chainIds: GPUBuffer | null = null;
   /** Set when a forward failed half-way: some layers' caches hold tokens others do not. */
   private broken = false;
   private readonly ws: Workspace;
@@ -168,7 +172,62 @@ export class Model {
     return new Uint32Array(await p)[0];
   }
 
+  /**
+   * Feeds `ids`, then decodes `count` greedy tokens with every step's argmax feeding the next step's
+   * embedding on the GPU, and one readback for them all: a decode step no longer waits for a round
+   * trip. The state then holds `ids` and every token but the last, as after count nextToken calls.
+   * Streamed experts need each layer's routing on the CPU, so they go a token at a time.
+   */
+  async greedyTokens(ids: ArrayLike<number>, count: number): Promise<number[]> {
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`greedyTokens needs a count ≥ 1, got ${count}`);
+    if (this.experts || count === 1) {
+      const out = [await this.nextToken(ids)];
+      while (out.length < count) out.push(await this.nextToken([out[out.length - 1]]));
+      return out;
+    }
+    this.checkIds(ids);
+    if (ids.length === 0) throw new Error('greedyTokens needs at least one token');
+    const { gpu, ws, config: c } = this;
+    if (!this.chainIds || this.chainIds.size < count * 4) {
+      this.chainIds?.destroy();
+      this.chainIds = gpu.buffer(Math.max(64, count) * 4, 'greedy chain ids');
+    }
+    const chain = this.chainIds;
+    let rec: Recorder | null = null;
+    let n = 0;
+    for (let s = 0; s < ids.length; s += this.chunk) {
+      rec?.submit();
+      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
+      rec = await this.layers(part);
+      n = part.length;
+    }
+    for (let i = 0; i < count; i++) {
+      if (i > 0) {
+        // The rope table holds a prefill chunk of rows: written again, after the steps that read it, every chunk steps.
+        const row = (i - 1) % this.chunk;
+        rec?.submit();
+        if (row === 0 && c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
+        rec = await this.layers({ from: i - 1, ropeRow: row });
+        n = 1;
+      }
+      this.finalNorm(rec!, n);
+      this.lmHead(rec!, 1, n - 1);
+      argmax(gpu, rec!, { logits: ws.logits, offset: 0, count: c.vocabSize, out: chain, slot: i });
+      // The chain's own CPU writes, queued after the feed's submit and before every chained one.
+      // The chain's constant CPU write, queued after the feed's submit and before every chained one.
+      if (i === 0) {
+        rec!.submit();
+        rec = null;
+        gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
+      }
+    }
+    const p = rec!.read(chain, 0, count * 4);
+    rec!.submit();
+    return Array.from(new Uint32Array(await p));
+  }
+
   destroy(): void {
+    this.chainIds?.destroy();
     destroyWeights(this.weights);
     this.experts?.destroy();
     this.ws.destroy();
@@ -187,7 +246,7 @@ export class Model {
   }
 
   /** Runs ids through every layer; the final residual stream is left in ws.x. Returns the open recorder. */
-  private async layers(ids: number[]): Promise<Recorder> {
+  private async layers(ids: number[] | { from: number; ropeRow: number }): Promise<Recorder> {
     try {
       return await this.runLayers(ids);
     } catch (e) {
@@ -196,14 +255,22 @@ export class Model {
     }
   }
 
-  private async runLayers(ids: number[]): Promise<Recorder> {
+  /**
+   * The layers over `ids`, or in a greedy chain over the one token an earlier step's argmax left in
+   * slot `from` of chainIds, with row `ropeRow` of the rope table greedyTokens wrote for the chain.
+   */
+  private async runLayers(ids: number[] | { from: number; ropeRow: number }): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
-    const n = ids.length;
-    gpu.write(ws.ids, 0, new Uint32Array(ids));
-    gpu.write(ws.denseRun, 0, new Uint32Array([0, n]));
+    const chained = !Array.isArray(ids);
+    const n = chained ? 1 : ids.length;
+    if (!chained) {
+      gpu.write(ws.ids, 0, new Uint32Array(ids));
+      gpu.write(ws.denseRun, 0, new Uint32Array([0, n]));
+      if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
+    }
+    this.ropeRow = chained ? ids.ropeRow : 0;
     let rec = gpu.recorder();
-    embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
-    if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
+    embed(gpu, rec, chained ? { ids: this.chainIds!, ids0: ids.from, n, table: this.weights.embed, x: ws.x } : { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
     for (let i = 0; i < c.numLayers; i++) {
       const L = this.weights.layers[i];
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
@@ -260,7 +327,7 @@ export class Model {
     const qw = c.numHeads * c.headDim;
     const stride = qw + 2 * kvWidth;
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
-    rope(gpu, rec, { table: ws.rope, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
+    rope(gpu, rec, { table: ws.rope, tableRow0: this.ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
     const kv = this.kvCache(rec, i, this.position + n);
     kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, k: kv.k, v: kv.v });
     attention(gpu, rec, {

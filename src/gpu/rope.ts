@@ -18,12 +18,15 @@ export function ropeTable(pos0: number, n: number, rotaryDim: number, theta: num
   return out;
 }
 
-/** Rotates the first rd channels of every head of x [n, heads, hd] (rows `stride` apart, default heads·hd) in place. */
+/**
+ * Rotates the first rd channels of every head of x [n, heads, hd] (rows `stride` apart, default heads·hd)
+ * in place, with rows tableRow0 .. of the table.
+ */
 export function rope(
   gpu: Gpu,
   rec: Recorder,
-  a: { x: GPUBuffer; table: GPUBuffer; n: number; heads: number; headDim: number; rotaryDim: number; stride?: number },
+  a: { x: GPUBuffer; table: GPUBuffer; tableRow0?: number; n: number; heads: number; headDim: number; rotaryDim: number; stride?: number },
 ): void {
-  const params = new Params().u32(a.n).u32(a.heads).u32(a.headDim).u32(a.rotaryDim).u32(a.stride ?? a.heads * a.headDim);
+  const params = new Params().u32(a.n).u32(a.heads).u32(a.headDim).u32(a.rotaryDim).u32(a.stride ?? a.heads * a.headDim).u32(a.tableRow0 ?? 0);
   rec.dispatch(gpu.pipeline('rope'), params, [a.table, a.x], ...grid((a.n * a.heads * a.rotaryDim) / 2, 64));
 }
