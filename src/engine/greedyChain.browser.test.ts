@@ -2,6 +2,8 @@ import { expect, it } from 'vitest';
 import { requestGpuDevice } from '../gpu/device';
 import { sharedJson, sharedSource } from './fixtures';
 import { Model } from './model';
+import { generate } from './generation';
+import { loadTokenizer } from '../text/tokenizer';
 
 // A greedy chain (each step's argmax feeding the next embedding on the GPU) against one nextToken
 // call a token, on both trained models; then the state goes on as if the chain had been token by token.
@@ -26,3 +28,20 @@ for (const name of ['stories260k', 'tiny-hybrid-stories'])
     expect([...first, ...second]).toEqual(one);
     model.destroy();
   });
+
+it('generate: a thinking budget that closes mid-chain gives what token-by-token decoding gives', async () => {
+  const dir = 'models/tiny-hybrid-stories';
+  const expected = await sharedJson(`${dir}/expected.json`);
+  const tokenizer = (await loadTokenizer(sharedSource(dir)))!;
+  const req = { prompt: expected.dtypes.float32.prompts[0].input_ids, maxTokens: 24, sampling: { temperature: 0 }, thinkingBudget: 5, startsInThinking: true, ignoreEos: true };
+  const model = await Model.load(sharedSource(dir), await requestGpuDevice());
+  const run = (sampling: object) => generate({ model, tokenizer, generationConfig: null, eosIds: [] }, { ...req, sampling });
+  // A presence penalty too small to move an f32 logit takes generate off the GPU's greedy path: it
+  // samples on the CPU from each step's logits, a token a round trip.
+  const [chained, single] = [await run({ temperature: 0 }), await run({ temperature: 0, presencePenalty: 1e-30 })];
+  model.destroy();
+  expect(chained.ids).toEqual(single.ids);
+  expect(chained.reasoning).toBe(single.reasoning);
+  expect(chained.ids.length).toBe(24);
+  expect(chained.text).toContain('</think>');
+});
