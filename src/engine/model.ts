@@ -152,10 +152,8 @@ export class Model {
     return out;
   }
 
-  /** Feeds `ids` and returns the greedy next token, computed on the GPU (4 bytes read back). */
-  async nextToken(ids: ArrayLike<number>): Promise<number> {
-    this.checkIds(ids);
-    if (ids.length === 0) throw new Error('nextToken needs at least one token');
+  /** Runs the layers over `ids` a prefill chunk at a time; the last chunk's work is left unsubmitted in `rec`. */
+  private async feed(ids: ArrayLike<number>): Promise<{ rec: Recorder; n: number }> {
     let rec: Recorder | null = null;
     let n = 0;
     for (let s = 0; s < ids.length; s += this.chunk) {
@@ -164,11 +162,19 @@ export class Model {
       rec = await this.layers(part);
       n = part.length;
     }
-    this.finalNorm(rec!, n);
-    this.lmHead(rec!, 1, n - 1);
-    argmax(this.gpu, rec!, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out: this.ws.token });
-    const p = rec!.read(this.ws.token, 0, 4);
-    rec!.submit();
+    return { rec: rec!, n };
+  }
+
+  /** Feeds `ids` and returns the greedy next token, computed on the GPU (4 bytes read back). */
+  async nextToken(ids: ArrayLike<number>): Promise<number> {
+    this.checkIds(ids);
+    if (ids.length === 0) throw new Error('nextToken needs at least one token');
+    const { rec, n } = await this.feed(ids);
+    this.finalNorm(rec, n);
+    this.lmHead(rec, 1, n - 1);
+    argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out: this.ws.token });
+    const p = rec.read(this.ws.token, 0, 4);
+    rec.submit();
     return new Uint32Array(await p)[0];
   }
 
@@ -193,14 +199,7 @@ export class Model {
       this.chainIds = gpu.buffer(Math.max(64, count) * 4, 'greedy chain ids');
     }
     const chain = this.chainIds;
-    let rec: Recorder | null = null;
-    let n = 0;
-    for (let s = 0; s < ids.length; s += this.chunk) {
-      rec?.submit();
-      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
-      rec = await this.layers(part);
-      n = part.length;
-    }
+    let { rec, n }: { rec: Recorder | null; n: number } = await this.feed(ids);
     for (let i = 0; i < count; i++) {
       if (i > 0) {
         // The rope table holds a prefill chunk of rows: written again, after the steps that read it, every chunk steps.
