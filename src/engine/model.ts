@@ -1,7 +1,7 @@
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import { lightningDecays } from '../model/decay';
-import type { QuantFormat } from '../model/quantize';
+import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
@@ -67,8 +67,6 @@ interface KvCache {
  */
 export class Model {
   position = 0;
-  /** Rows of the rope table the current step reads from (a greedy chain writes one table for all its steps). */
-  private ropeRow = 0;
   /** The tokens of a greedy chain, one u32 slot a step (greedyTokens). */
   private chainIds: GPUBuffer | null = null;
   /** Set when a forward failed half-way: some layers' caches hold tokens others do not. */
@@ -112,7 +110,7 @@ export class Model {
   static async fromCheckpoint(ckpt: Checkpoint, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
     const gpu = new Gpu(device, opts);
     const stream = opts.expertBudget !== undefined;
-    if (opts.quantize !== undefined && opts.quantize !== 'int8' && opts.quantize !== 'int4') throw new RangeError(`quantize must be 'int8' or 'int4', got ${JSON.stringify(opts.quantize)}`);
+    if (opts.quantize !== undefined && !isQuantFormat(opts.quantize)) throw new RangeError(`quantize must be 'int8' or 'int4', got ${JSON.stringify(opts.quantize)}`);
     const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy, quantize: opts.quantize }) : null;
     try {
       const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, quantize: opts.quantize, onProgress: opts.onProgress });
@@ -170,9 +168,7 @@ export class Model {
     this.checkIds(ids);
     if (ids.length === 0) throw new Error('nextToken needs at least one token');
     const { rec, n } = await this.feed(ids);
-    this.finalNorm(rec, n);
-    this.lmHead(rec, 1, n - 1);
-    argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out: this.ws.token });
+    this.greedyPick(rec, n, this.ws.token, 0);
     const p = rec.read(this.ws.token, 0, 4);
     rec.submit();
     return new Uint32Array(await p)[0];
@@ -199,29 +195,22 @@ export class Model {
       this.chainIds = gpu.buffer(Math.max(64, count) * 4, 'greedy chain ids');
     }
     const chain = this.chainIds;
-    let { rec, n }: { rec: Recorder | null; n: number } = await this.feed(ids);
-    for (let i = 0; i < count; i++) {
-      if (i > 0) {
-        // The rope table holds a prefill chunk of rows: written again, after the steps that read it, every chunk steps.
-        const row = (i - 1) % this.chunk;
-        rec?.submit();
-        if (row === 0 && c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
-        rec = await this.layers({ from: i - 1, ropeRow: row });
-        n = 1;
-      }
-      this.finalNorm(rec!, n);
-      this.lmHead(rec!, 1, n - 1);
-      argmax(gpu, rec!, { logits: ws.logits, offset: 0, count: c.vocabSize, out: chain, slot: i });
-      // The chain's own CPU writes, queued after the feed's submit and before every chained one.
-      // The chain's constant CPU write, queued after the feed's submit and before every chained one.
-      if (i === 0) {
-        rec!.submit();
-        rec = null;
-        gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
-      }
+    const first = await this.feed(ids);
+    this.greedyPick(first.rec, first.n, chain, 0);
+    first.rec.submit();
+    // The chain's constant CPU write, queued after the feed's submit and before every chained one.
+    gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
+    let rec = first.rec;
+    for (let i = 1; i < count; i++) {
+      // The rope table holds a prefill chunk of rows: written again every chunk steps, after the steps that read it were submitted.
+      const row = (i - 1) % this.chunk;
+      if (row === 0 && c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
+      rec = await this.layers({ from: i - 1, ropeRow: row });
+      this.greedyPick(rec, 1, chain, i);
+      if (i < count - 1) rec.submit();
     }
-    const p = rec!.read(chain, 0, count * 4);
-    rec!.submit();
+    const p = rec.read(chain, 0, count * 4);
+    rec.submit();
     return Array.from(new Uint32Array(await p));
   }
 
@@ -267,7 +256,8 @@ export class Model {
       gpu.write(ws.denseRun, 0, new Uint32Array([0, n]));
       if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
     }
-    this.ropeRow = chained ? ids.ropeRow : 0;
+    // A greedy chain wrote one rope table for its steps; this step reads its row.
+    const ropeRow = chained ? ids.ropeRow : 0;
     let rec = gpu.recorder();
     embed(gpu, rec, chained ? { ids: this.chainIds!, ids0: ids.from, n, table: this.weights.embed, x: ws.x } : { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
     for (let i = 0; i < c.numLayers; i++) {
@@ -275,7 +265,7 @@ export class Model {
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
       if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
-      else this.softmaxAttention(rec, i, L, n);
+      else this.softmaxAttention(rec, i, L, n, ropeRow);
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
       rec = await this.moe(rec, i, L, n);
       this.join(rec, n, c.mlpAlpha, c.mlpBeta);
@@ -319,14 +309,14 @@ export class Model {
     this.projectAndJoin(rec, L.attn.out_proj, n, c.linearAlpha, c.linearBeta);
   }
 
-  private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number): void {
+  private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number, ropeRow: number): void {
     const { gpu, ws, config: c } = this;
     const kvWidth = c.numKvHeads * c.headDim;
     // One matmul gives each token a q|k|v row; RoPE turns its q and k heads (side by side) in one go.
     const qw = c.numHeads * c.headDim;
     const stride = qw + 2 * kvWidth;
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
-    rope(gpu, rec, { table: ws.rope, tableRow0: this.ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
+    rope(gpu, rec, { table: ws.rope, tableRow0: ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
     const kv = this.kvCache(rec, i, this.position + n);
     kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, k: kv.k, v: kv.v });
     attention(gpu, rec, {
@@ -502,6 +492,13 @@ export class Model {
   }
 
   /** Final norm of the first n rows of ws.x into ws.h. */
+  /** The greedy token after the last of n rows of ws.x, into slot `slot` of `out`. */
+  private greedyPick(rec: Recorder, n: number, out: GPUBuffer, slot: number): void {
+    this.finalNorm(rec, n);
+    this.lmHead(rec, 1, n - 1);
+    argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out, slot });
+  }
+
   private finalNorm(rec: Recorder, n: number): void {
     rmsnorm(this.gpu, rec, { x: this.ws.x, n, w: this.weights.norm, eps: this.config.rmsNormEps, y: this.ws.h });
   }
