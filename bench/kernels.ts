@@ -13,6 +13,7 @@ import { Gpu } from '../src/gpu/gpu';
 import { matmul } from '../src/gpu/matmul';
 import { destroyTensor, tensorFromBytes, type StoredWeightDType, type WeightDType } from '../src/gpu/tensor';
 import { encode } from '../src/model/dtype';
+import { isQuantFormat } from '../src/model/quantize';
 import { randn } from '../src/model/random';
 
 export interface KernelRow {
@@ -107,7 +108,7 @@ async function measure(gpu: Gpu, runtime: string, log: (line: string) => void): 
     const x = gpu.upload(randn((gemm ? GEMM_TOKENS : 1) * k, 7), 'x');
     const y = gpu.buffer((gemm ? GEMM_TOKENS : 1) * r * 4, 'y');
     for (const format of FORMATS) {
-      const quant = format === 'int8' || format === 'int4' ? format : undefined;
+      const quant = isQuantFormat(format) ? format : undefined;
       const stored: StoredWeightDType = quant ? 'f32' : (format as StoredWeightDType);
       const w = await tensorFromBytes(gpu, `w ${format}`, stored, [r, k], encode(values, stored.toUpperCase() as 'F32'), quant);
       const wBytes = w.parts.reduce((s, p) => s + p.buffer.size, 0);

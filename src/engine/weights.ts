@@ -53,26 +53,26 @@ export async function uploadWeights(
   const total = [...ckpt.tensors.values()].filter((t) => !(opts.streamExperts && isExpert(t.name))).reduce((s, t) => s + t.byteLength, 0);
   let loaded = 0;
   const uploaded: GpuTensor[] = [];
-  const get = async (name: string): Promise<GpuTensor> => {
-    const quant = opts.quantize && isQuantized(name) ? opts.quantize : undefined;
-    const info = ckpt.tensors.get(name);
-    const matrix = ckpt.quantized.has(name) || info?.shape.length === 2;
-    let t: GpuTensor;
-    if (matrix) t = await uploadStoredMatrix(gpu, storedMatrix(ckpt, name, quant));
-    else if (info) t = await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n));
-    else throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
+  const matrixOf = (name: string) => storedMatrix(ckpt, name, opts.quantize && isQuantized(name) ? opts.quantize : undefined);
+  const done = (t: GpuTensor, bytes: number) => {
     uploaded.push(t);
-    loaded += matrix ? storedMatrix(ckpt, name).bytes : info!.byteLength;
-    opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
+    loaded += bytes;
+    opts.onProgress?.({ phase: 'upload', loaded, total, item: t.name });
     return t;
+  };
+  const get = async (name: string): Promise<GpuTensor> => {
+    const info = ckpt.tensors.get(name);
+    if (ckpt.quantized.has(name) || info?.shape.length === 2) {
+      const m = matrixOf(name);
+      return done(await uploadStoredMatrix(gpu, m), m.bytes);
+    }
+    if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
+    return done(await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n)), info.byteLength);
   };
   // Softmax attention's q, k and v read the same input: one matrix, one dispatch.
   const getStacked = async (name: string, names: string[]): Promise<GpuTensor> => {
-    const t = await uploadStoredMatrix(gpu, stackMatrices(name, names.map((n) => storedMatrix(ckpt, n, opts.quantize && isQuantized(n) ? opts.quantize : undefined))));
-    uploaded.push(t);
-    for (const n of names) loaded += storedMatrix(ckpt, n).bytes;
-    opts.onProgress?.({ phase: 'upload', loaded, total, item: name });
-    return t;
+    const m = stackMatrices(name, names.map(matrixOf));
+    return done(await uploadStoredMatrix(gpu, m), m.bytes);
   };
   try {
     const embed = await get('model.embed_tokens.weight');

@@ -1,4 +1,4 @@
-import type { QuantFormat } from '../model/quantize';
+import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import { imageLayout, imageRowBytes, imageSlice, type ImageLayout, type ImageSlice } from './weightImage';
 import type { Gpu } from './gpu';
 
@@ -88,16 +88,23 @@ export async function uploadMatrix(
 ): Promise<GpuTensor> {
   const T = gpu.choices.tileRows;
   const batch = Math.max(1, Math.floor(UPLOAD_CHUNK / rowBytes / T)) * T;
-  const quantized = format === 'int8' || format === 'int4';
   const parts: TensorPart[] = [];
   // Quantized parts give 256 bytes to the padding before their scales.
-  for (const { row0, rows: n } of rowParts(name, rows, imageRowBytes(format, k), gpu.maxTensorPartBytes - (quantized ? 256 : 0))) {
-    const L = imageLayout(format, n, k);
-    const buffer = gpu.buffer(L.bytes, `${name}[${row0}:${row0 + n}]${quantized ? ` ${format}` : ''}`);
-    parts.push({ buffer, row0, rows: n, ...(quantized ? { scaleOffset: L.scaleOffset } : {}) });
-    for (let r = 0; r < n; r += batch) writeSlice(gpu, buffer, L, r, await slice(row0 + r, Math.min(batch, n - r)));
+  const pad = isQuantFormat(format) ? 256 : 0;
+  for (const { row0, rows: n } of rowParts(name, rows, imageRowBytes(format, k), gpu.maxTensorPartBytes - pad)) {
+    const { part, layout } = matrixPart(gpu, `${name}[${row0}:${row0 + n}]`, format, row0, n, k);
+    parts.push(part);
+    for (let r = 0; r < n; r += batch) writeSlice(gpu, part.buffer, layout, r, await slice(row0 + r, Math.min(batch, n - r)));
   }
   return { name, dtype: format, shape: [rows, k], parts };
+}
+
+/** A buffer for the image of rows row0 .. row0 + rows of a [*, k] matrix in `format`, and its layout. */
+export function matrixPart(gpu: Gpu, label: string, format: WeightDType, row0: number, rows: number, k: number): { part: TensorPart; layout: ImageLayout } {
+  const layout = imageLayout(format, rows, k);
+  const quantized = isQuantFormat(format);
+  const buffer = gpu.buffer(layout.bytes, quantized ? `${label} ${format}` : label);
+  return { part: { buffer, row0, rows, ...(quantized ? { scaleOffset: layout.scaleOffset } : {}) }, layout };
 }
 
 /** Writes an image slice of rows row0 .. of a part whose layout is L. */

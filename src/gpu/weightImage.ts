@@ -13,7 +13,7 @@
  * shaders/weights.wgsl reads this layout; vectors (norms) stay flat.
  */
 import { decode, type StoredDType } from '../model/dtype';
-import { quantize, quantRow, type QuantBlocks, type QuantFormat } from '../model/quantize';
+import { isQuantFormat, quantize, quantRow, type QuantBlocks, type QuantFormat } from '../model/quantize';
 import type { StoredWeightDType, WeightDType } from './tensor';
 
 /** Elements of each format in one 16-byte chunk. */
@@ -31,7 +31,7 @@ export interface ImageLayout {
 export function imageLayout(dtype: WeightDType, rows: number, k: number): ImageLayout {
   const chunks = Math.ceil(k / CHUNK_ELEMENTS[dtype]);
   const data = rows * chunks * 16;
-  if (dtype !== 'int8' && dtype !== 'int4') return { chunks, blocks: 0, scaleOffset: data, bytes: data };
+  if (!isQuantFormat(dtype)) return { chunks, blocks: 0, scaleOffset: data, bytes: data };
   const blocks = quantRow(dtype, k).blocks;
   const scaleOffset = Math.ceil(data / 256) * 256;
   return { chunks, blocks, scaleOffset, bytes: scaleOffset + rows * blocks * 4 };

@@ -20,6 +20,8 @@ export type QuantFormat = 'int8' | 'int4';
 /** Elements per block along k. */
 export const QUANT_BLOCK: Record<QuantFormat, number> = { int8: 32, int4: 16 };
 
+export const isQuantFormat = (f: unknown): f is QuantFormat => typeof f === 'string' && Object.hasOwn(QUANT_BLOCK, f);
+
 /** Sizes of one row of a quantized [rows, k] matrix. */
 export function quantRow(format: QuantFormat, k: number): { words: number; blocks: number } {
   const blocks = Math.ceil(k / QUANT_BLOCK[format]);

@@ -7,7 +7,7 @@
  */
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
-import { writeSlice, type GpuTensor } from '../gpu/tensor';
+import { matrixPart, writeSlice, type GpuTensor } from '../gpu/tensor';
 import { imageLayout, type ImageSlice } from '../gpu/weightImage';
 import { imageOf, storedMatrix } from '../engine/matrices';
 import type { ExpertWeights } from '../engine/weights';
@@ -135,11 +135,8 @@ export class ExpertCache {
 
   private slotTensor(name: string, label: string): GpuTensor {
     const m = storedMatrix(this.ckpt, name, this.quant);
-    const [rows, k] = m.shape;
-    const L = imageLayout(m.format, rows, k);
-    const buffer = this.gpu.buffer(L.bytes, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`);
-    const quantized = m.format === 'int8' || m.format === 'int4';
-    return { name: label, dtype: m.format, shape: m.shape, parts: [{ buffer, row0: 0, rows, ...(quantized ? { scaleOffset: L.scaleOffset } : {}) }] };
+    const { part } = matrixPart(this.gpu, `${label} ${name.slice(name.lastIndexOf('.w') + 1)}`, m.format, 0, m.shape[0], m.shape[1]);
+    return { name: label, dtype: m.format, shape: m.shape, parts: [part] };
   }
 
   /** A slot to reuse, never one in `busy`; waits for a load in flight rather than tearing it. */
