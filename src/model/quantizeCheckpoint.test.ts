@@ -3,7 +3,7 @@ import { openCheckpoint, readQuantizedRows } from './checkpoint';
 import { makeDefaultModel } from './defaultModel';
 import { decode, type StoredDType } from './dtype';
 import { isQuantized, quantize } from './quantize';
-import { quantizeCheckpoint, quantizeInMemory } from './quantizeCheckpoint';
+import { memorySink, quantizeCheckpoint, quantizeInMemory } from './quantizeCheckpoint';
 import { INDEX_FILE } from './safetensors';
 import { memorySource } from './source';
 
@@ -35,16 +35,9 @@ describe('quantizeCheckpoint', () => {
     });
 
   it('shards by size, with an index, and keeps data and scales of a matrix together', async () => {
-    const files = new Map<string, Uint8Array>();
-    const r = await quantizeCheckpoint(await original(), configOf(), 'int4', {
-      async write(file, offset, bytes) {
-        const old = files.get(file) ?? new Uint8Array(0);
-        const grown = new Uint8Array(Math.max(old.length, offset + bytes.length));
-        grown.set(old);
-        grown.set(bytes, offset);
-        files.set(file, grown);
-      },
-    }, { shardBytes: 20_000 });
+    const sink = memorySink();
+    const files = sink.files;
+    const r = await quantizeCheckpoint(await original(), configOf(), 'int4', sink, { shardBytes: 20_000 });
     expect(r.files.length).toBeGreaterThan(3);
     expect(r.files.at(-1)).toBe(INDEX_FILE);
     const index = JSON.parse(new TextDecoder().decode(files.get(INDEX_FILE)));

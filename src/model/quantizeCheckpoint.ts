@@ -136,10 +136,11 @@ export async function quantizeCheckpoint(
   return { files: names.length > 1 ? [...names, INDEX_FILE] : names, config, quantized: groups.filter((g) => g.quantize).length, bytesIn: [...ckpt.tensors.values()].reduce((a, t) => a + t.byteLength, 0), bytesOut };
 }
 
-/** quantizeCheckpoint into memory: the files of the quantized folder (safetensors and config.json). */
-export async function quantizeInMemory(ckpt: Checkpoint, configJson: Record<string, unknown>, format: QuantFormat): Promise<Record<string, Uint8Array | string>> {
+/** A sink that keeps the files in memory, each grown as writes reach past its end. */
+export function memorySink(): CheckpointSink & { files: Map<string, Uint8Array> } {
   const files = new Map<string, Uint8Array>();
-  const r = await quantizeCheckpoint(ckpt, configJson, format, {
+  return {
+    files,
     async write(file, offset, bytes) {
       const old = files.get(file) ?? new Uint8Array(0);
       const grown = old.length >= offset + bytes.length ? old : new Uint8Array(offset + bytes.length);
@@ -147,6 +148,12 @@ export async function quantizeInMemory(ckpt: Checkpoint, configJson: Record<stri
       grown.set(bytes, offset);
       files.set(file, grown);
     },
-  });
-  return { ...Object.fromEntries(files), 'config.json': JSON.stringify(r.config) };
+  };
+}
+
+/** quantizeCheckpoint into memory: the files of the quantized folder (safetensors and config.json). */
+export async function quantizeInMemory(ckpt: Checkpoint, configJson: Record<string, unknown>, format: QuantFormat): Promise<Record<string, Uint8Array | string>> {
+  const sink = memorySink();
+  const r = await quantizeCheckpoint(ckpt, configJson, format, sink);
+  return { ...Object.fromEntries(sink.files), 'config.json': JSON.stringify(r.config) };
 }

@@ -79,7 +79,6 @@ async function quantize(cmd: Extract<Command, { kind: 'quantize' }>): Promise<vo
   if (existing?.length) throw new Error(`--out ${cmd.out} exists and is not empty: give a new folder`);
   const source = nodeSource(cmd.model);
   const ckpt = await openCheckpoint(source);
-  if (ckpt.config.quantization) throw new Error(`${cmd.model} is already quantized (${ckpt.config.quantization}): quantize the original checkpoint`);
   const configJson = (await readJson(source, 'config.json')) as Record<string, unknown>;
   await mkdir(cmd.out, { recursive: true });
   const handles = new Map<string, Promise<FileHandle>>();
