@@ -11,6 +11,9 @@ import { directorySource, filesSource } from '../model/localSource';
 import { fetchSource, readJson, type ModelSource } from '../model/source';
 import { generate, type GenerateChunk, type GenerateRequest, type GenerateResult } from './generation';
 import { Model, type ModelOptions } from './model';
+import type { LanguageModel } from './languageModel';
+import { loadSharded, type ShardingOptions } from '../shard/coordinator';
+import type { WebSocketClass } from '../shard/remoteExecutor';
 import type { LoadProgress } from './weights';
 
 export type { LoadProgress };
@@ -18,7 +21,7 @@ export type { LoadProgress };
 /** Where a model comes from: a folder URL, a folder the user picked, or any ModelSource. */
 export type ModelSpec = string | FileSystemDirectoryHandle | File[] | ModelSource;
 
-export interface LoadOptions extends Omit<ModelOptions, 'onProgress'> {
+export interface LoadOptions extends Omit<ModelOptions, 'onProgress' | 'layers'>, ShardingOptions {
   /**
    * A model URL in a browser is stored in IndexedDB first (resumable; later loads read no weights from
    * the network) unless this is false.
@@ -74,7 +77,7 @@ function folderName(name: string): string {
 }
 
 export class EngineCore {
-  private model: Model | null = null;
+  private model: LanguageModel | null = null;
   /** What is loaded, or null. */
   info: ModelInfo | null = null;
   private device: GPUDevice | null = null;
@@ -87,13 +90,17 @@ export class EngineCore {
   private loading: AbortController | null = null;
   private busy: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly getDevice: () => Promise<GPUDevice>) {}
+  constructor(
+    private readonly getDevice: () => Promise<GPUDevice>,
+    /** The WebSocket class for remote shards: the runtime's own unless given (lightmoe/node gives ws's). */
+    private readonly webSocket?: WebSocketClass,
+  ) {}
 
   /** Callbacks are separate arguments so that comlink can proxy each of them. */
   async load(spec: ModelSpec, opts: LoadOptions = {}, onProgress?: (p: LoadProgress) => void, onDeviceLost?: (message: string) => void): Promise<ModelInfo> {
     const cb = { onProgress, onDeviceLost };
     await this.unload();
-    const { cache, ...modelOpts } = opts;
+    const { cache, devices, shards, shardTimeoutMs, ...modelOpts } = opts;
     const ctl = (this.loading = new AbortController());
     // The device first: a browser without WebGPU (or a page that is not a secure context) is told so
     // before anything is downloaded.
@@ -129,13 +136,22 @@ export class EngineCore {
       }
     });
     try {
-      const model = await Model.fromCheckpoint(ckpt, device, {
-        ...modelOpts,
-        onProgress: cb.onProgress,
-      });
+      const loadOpts = { ...modelOpts, onProgress: cb.onProgress };
+      // The device asked for above is the first of a sharded load's devices.
+      let firstUsed = false;
+      const nextDevice = async () => (firstUsed ? this.getDevice() : ((firstUsed = true), device));
+      const model: LanguageModel =
+        (devices ?? 1) > 1 || shards?.length
+          ? await loadSharded(ckpt, { devices, shards, shardTimeoutMs, model: loadOpts, getDevice: nextDevice, WebSocket: this.webSocket })
+          : await Model.fromCheckpoint(ckpt, device, loadOpts);
       cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
-      await model.nextToken([0]); // compiles every pipeline a decode step uses
-      model.reset();
+      try {
+        await model.nextToken([0]); // compiles every pipeline a decode step uses
+        await model.reset();
+      } catch (e) {
+        await model.destroy();
+        throw e;
+      }
       cb.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });
       this.tokenizer = await loadTokenizer(source);
       const tc = ((await readJson(source, 'tokenizer_config.json')) ?? {}) as Record<string, unknown>;
@@ -199,8 +215,8 @@ export class EngineCore {
   /** Next-token logits [n, vocab] of every position of `ids`, from a fresh sequence. */
   async logits(ids: number[]): Promise<Float32Array> {
     const model = this.need();
-    const run = this.busy.then(() => {
-      model.reset();
+    const run = this.busy.then(async () => {
+      await model.reset();
       return model.forward(ids, 'all');
     });
     this.busy = run.catch(() => {});
@@ -211,7 +227,7 @@ export class EngineCore {
   async unload(): Promise<void> {
     for (const c of this.running.values()) c.abort();
     await this.busy;
-    this.model?.destroy();
+    await this.model?.destroy();
     const device = this.device;
     this.model = null;
     this.device = null;
@@ -219,7 +235,7 @@ export class EngineCore {
     device?.destroy();
   }
 
-  private need(): Model {
+  private need(): LanguageModel {
     if (!this.model) throw new Error('no model is loaded (or the GPU device was lost: create the engine again)');
     return this.model;
   }

@@ -10,7 +10,7 @@ import { partialStopLength, StopMatcher } from '../text/stopStrings';
 import { DEFAULT_THINKING_BUDGET, ReasoningSplitter, THINK_CLOSE, ThinkingBudget } from '../text/thinking';
 import type { Tokenizer } from '../text/tokenizer';
 import { parseToolCalls, TOOL_CALLS_OPEN, type ToolCall } from '../text/toolCalls';
-import type { Model } from './model';
+import type { LanguageModel } from './languageModel';
 
 export interface GenerateRequest {
   /** Prompt token ids (a chat prompt is rendered and tokenized before this). */
@@ -62,7 +62,7 @@ export interface GenerateResult {
 }
 
 export interface GenerationContext {
-  model: Model;
+  model: LanguageModel;
   tokenizer: Tokenizer | null;
   generationConfig: unknown;
   eosIds: number[];
@@ -126,7 +126,7 @@ export async function generate(
     if (delta || fresh || part.reasoning) onChunk({ token, text: delta, reasoning: part.reasoning, content: fresh });
   };
 
-  model.reset();
+  await model.reset();
   const t0 = performance.now();
   let tFirst = t0;
   let feed: number[] = req.prompt;
@@ -162,7 +162,7 @@ export async function generate(
       if (chained.length) {
         // The chain ran past this token: feed the history again, up to it, before the forced tokens.
         chained = [];
-        model.reset();
+        await model.reset();
         await model.forward(history.slice(0, -1), 'none');
       }
     }

@@ -1,5 +1,5 @@
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
-import type { ModelConfig } from '../model/config';
+import { checkLayerRange, type LayerRange, type ModelConfig } from '../model/config';
 import { lightningDecays } from '../model/decay';
 import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
@@ -51,9 +51,20 @@ export interface ModelOptions extends GpuOptions {
    * a minimum); norms and router gates keep their stored format.
    */
   quantize?: QuantFormat;
+  /**
+   * Load only these layers (a part of the model for one executor, src/shard): the embedding comes with
+   * the first layer, the final norm and head with the last. Default: all.
+   */
+  layers?: LayerRange;
 }
 
 export type LogitsWanted = 'all' | 'last' | 'none';
+
+/**
+ * What a model part is fed: token ids (a part holding the first layer), or the residual stream
+ * [n, hidden] row-major that the part before it returned (forward(…, 'hidden')).
+ */
+export type PartInput = ArrayLike<number> | { hidden: Float32Array };
 
 interface KvCache {
   k: GPUBuffer;
@@ -62,19 +73,43 @@ interface KvCache {
 }
 
 /**
- * A loaded model with its sequence state (lightning states, KV caches, position).
+ * The state of one sequence in a model's layers: lightning states, KV caches, position. A model holds
+ * one and can make more (Model.newSequence): sequences never share caches.
+ */
+export class Sequence {
+  position = 0;
+  /** Set when a forward failed half-way: some layers' caches hold tokens others do not. */
+  broken = false;
+  readonly kv: (KvCache | null)[];
+
+  /** @internal Model.newSequence */
+  constructor(
+    readonly state: (GPUBuffer | null)[],
+    numLayers: number,
+  ) {
+    this.kv = new Array(numLayers).fill(null);
+  }
+
+  destroy(): void {
+    for (const b of this.state) b?.destroy();
+    for (const kv of this.kv) kv && (kv.k.destroy(), kv.v.destroy());
+    this.kv.fill(null);
+  }
+}
+
+/**
+ * A loaded model (or a part of its layers, `layers`) with its current sequence.
  * `forward` advances the sequence; `reset` starts a new one.
  */
 export class Model {
-  position = 0;
+  /** The layers this model runs: all of them unless it was loaded as a part. */
+  readonly range: LayerRange;
   /** The tokens of a greedy chain, one u32 slot a step (greedyTokens). */
   private chainIds: GPUBuffer | null = null;
-  /** Set when a forward failed half-way: some layers' caches hold tokens others do not. */
-  private broken = false;
   private readonly ws: Workspace;
   private readonly decay: (GPUBuffer | null)[];
-  private readonly state: (GPUBuffer | null)[];
-  private readonly kv: (KvCache | null)[];
+  private seq: Sequence;
+  private readonly sequences = new Set<Sequence>();
   private readonly block: number;
   private readonly chunk: number;
   private readonly prefetch: 'layer' | 'next' | null;
@@ -93,13 +128,52 @@ export class Model {
     this.chunk = Math.min(opts.prefillChunk ?? 256, 65535);
     if (!Number.isInteger(this.block) || this.block < 1) throw new RangeError(`lightningBlock must be a positive integer, got ${this.block}`);
     if (!Number.isInteger(this.chunk) || this.chunk < 1) throw new RangeError(`prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
+    this.range = opts.layers ?? { from: 0, to: c.numLayers };
     this.ws = new Workspace(gpu, c, this.chunk, this.block);
-    const stateBytes = c.numHeads * c.headDim * c.headDim * 4;
     this.decay = c.layerKinds.map((k, i) =>
-      k === 'lightning' ? gpu.upload(decayTable(lightningDecays(i, c.numLayers, c.numHeads), this.block), `decay ${i}`) : null,
+      k === 'lightning' && this.runs(i) ? gpu.upload(decayTable(lightningDecays(i, c.numLayers, c.numHeads), this.block), `decay ${i}`) : null,
     );
-    this.state = c.layerKinds.map((k, i) => (k === 'lightning' ? gpu.buffer(stateBytes, `lightning state ${i}`) : null));
-    this.kv = c.layerKinds.map(() => null);
+    this.seq = this.newSequence();
+  }
+
+  /** Most tokens one pass through the layers takes (prefillChunk); longer inputs go in chunks. */
+  get chunkTokens(): number {
+    return this.chunk;
+  }
+
+  /** The current sequence's position: the tokens it has been fed. */
+  get position(): number {
+    return this.seq.position;
+  }
+
+  /** True when this model runs layer i. */
+  private runs(i: number): boolean {
+    return i >= this.range.from && i < this.range.to;
+  }
+
+  /** A new, empty sequence of this model's layers; useSequence makes it current. */
+  newSequence(): Sequence {
+    const c = this.config;
+    const stateBytes = c.numHeads * c.headDim * c.headDim * 4;
+    const state = c.layerKinds.map((k, i) => (k === 'lightning' && this.runs(i) ? this.gpu.buffer(stateBytes, `lightning state ${i}`) : null));
+    const rec = this.gpu.recorder();
+    for (const b of state) if (b) rec.clear(b);
+    rec.submit();
+    const s = new Sequence(state, c.numLayers);
+    this.sequences.add(s);
+    return s;
+  }
+
+  /** Makes `s` (made by this model's newSequence) the sequence that forward and reset act on. */
+  useSequence(s: Sequence): void {
+    if (!this.sequences.has(s)) throw new Error('useSequence: not a live sequence of this model');
+    this.seq = s;
+  }
+
+  /** Frees a sequence's states and caches; the current one cannot be dropped. */
+  dropSequence(s: Sequence): void {
+    if (s === this.seq) throw new Error('dropSequence: that is the current sequence');
+    if (this.sequences.delete(s)) s.destroy();
   }
 
   /** Reads config.json and the checkpoint from `source`, validates both, and uploads the weights. */
@@ -108,12 +182,13 @@ export class Model {
   }
 
   static async fromCheckpoint(ckpt: Checkpoint, device: GPUDevice, opts: ModelOptions = {}): Promise<Model> {
+    if (opts.layers) checkLayerRange(opts.layers, ckpt.config.numLayers);
     const gpu = new Gpu(device, opts);
     const stream = opts.expertBudget !== undefined;
     if (opts.quantize !== undefined && !isQuantFormat(opts.quantize)) throw new RangeError(`quantize must be 'int8' or 'int4', got ${JSON.stringify(opts.quantize)}`);
-    const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy, quantize: opts.quantize }) : null;
+    const cache = stream ? new ExpertCache(gpu, ckpt, { budget: opts.expertBudget!, policy: opts.evictionPolicy, quantize: opts.quantize, layers: opts.layers }) : null;
     try {
-      const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, quantize: opts.quantize, onProgress: opts.onProgress });
+      const weights = await uploadWeights(gpu, ckpt, { streamExperts: stream, quantize: opts.quantize, layers: opts.layers, onProgress: opts.onProgress });
       return new Model(gpu, ckpt.config, weights, cache, opts);
     } catch (e) {
       cache?.destroy();
@@ -122,52 +197,65 @@ export class Model {
     }
   }
 
-  /** Forgets the sequence: zero lightning states, empty KV caches. */
+  /** Forgets the current sequence: zero lightning states, empty KV caches. */
   reset(): void {
-    this.position = 0;
-    this.broken = false;
+    this.seq.position = 0;
+    this.seq.broken = false;
     const rec = this.gpu.recorder();
-    for (const s of this.state) if (s) rec.clear(s);
+    for (const s of this.seq.state) if (s) rec.clear(s);
     rec.submit();
   }
 
   /**
-   * Feeds `ids` through the model after everything fed before, and returns the next-token logits
-   * of every fed position ('all', [n, vocab]), of the last one ('last', [vocab]) or none.
+   * Feeds `input` through the model after everything fed before, and returns the next-token logits
+   * of every fed position ('all', [n, vocab]), of the last one ('last', [vocab]) or none; or, for a
+   * part without the head, the residual stream after its last layer ('hidden', [n, hidden]).
    */
-  async forward(ids: ArrayLike<number>, want: LogitsWanted = 'last'): Promise<Float32Array> {
-    this.checkIds(ids);
+  async forward(input: PartInput, want: LogitsWanted | 'hidden' = 'last'): Promise<Float32Array> {
+    const n = this.checkInput(input);
+    if (want !== 'none' && want !== 'hidden') this.needHead();
     const V = this.config.vocabSize;
-    const out = new Float32Array(want === 'all' ? ids.length * V : want === 'last' ? V : 0);
-    for (let s = 0; s < ids.length; s += this.chunk) {
-      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
-      const last = s + part.length === ids.length;
+    const H = this.config.hiddenSize;
+    const out = new Float32Array(want === 'all' ? n * V : want === 'last' ? V : want === 'hidden' ? n * H : 0);
+    for (let s = 0; s < n; s += this.chunk) {
+      const part = this.slice(input, s);
+      const m = Math.min(this.chunk, n - s);
       const rec = await this.layers(part);
-      if (want === 'all') out.set(await this.logits(rec, part.length, 0), s * V);
-      else if (want === 'last' && last) out.set(await this.logits(rec, 1, part.length - 1));
-      else rec.submit();
+      if (want === 'all') out.set(await this.logits(rec, m, 0), s * V);
+      else if (want === 'last' && s + m === n) out.set(await this.logits(rec, 1, m - 1));
+      else if (want === 'hidden') {
+        const p = rec.read(this.ws.x, 0, m * H * 4);
+        rec.submit();
+        out.set(new Float32Array(await p), s * H);
+      } else rec.submit();
     }
     return out;
   }
 
-  /** Runs the layers over `ids` a prefill chunk at a time; the last chunk's work is left unsubmitted in `rec`. */
-  private async feed(ids: ArrayLike<number>): Promise<{ rec: Recorder; n: number }> {
-    let rec: Recorder | null = null;
-    let n = 0;
-    for (let s = 0; s < ids.length; s += this.chunk) {
-      rec?.submit();
-      const part = Array.prototype.slice.call(ids, s, s + this.chunk) as number[];
-      rec = await this.layers(part);
-      n = part.length;
-    }
-    return { rec: rec!, n };
+  /** Rows s .. s + chunk of an input. */
+  private slice(input: PartInput, s: number): number[] | Float32Array {
+    if ('hidden' in input) return input.hidden.subarray(s * this.config.hiddenSize, (s + this.chunk) * this.config.hiddenSize);
+    return Array.prototype.slice.call(input, s, s + this.chunk) as number[];
   }
 
-  /** Feeds `ids` and returns the greedy next token, computed on the GPU (4 bytes read back). */
-  async nextToken(ids: ArrayLike<number>): Promise<number> {
-    this.checkIds(ids);
-    if (ids.length === 0) throw new Error('nextToken needs at least one token');
-    const { rec, n } = await this.feed(ids);
+  /** Runs the layers over `input` a prefill chunk at a time; the last chunk's work is left unsubmitted in `rec`. */
+  private async feed(input: PartInput, n: number): Promise<{ rec: Recorder; n: number }> {
+    let rec: Recorder | null = null;
+    let m = 0;
+    for (let s = 0; s < n; s += this.chunk) {
+      rec?.submit();
+      rec = await this.layers(this.slice(input, s));
+      m = Math.min(this.chunk, n - s);
+    }
+    return { rec: rec!, n: m };
+  }
+
+  /** Feeds `input` and returns the greedy next token, computed on the GPU (4 bytes read back). */
+  async nextToken(input: PartInput): Promise<number> {
+    const count = this.checkInput(input);
+    this.needHead();
+    if (count === 0) throw new Error('nextToken needs at least one token');
+    const { rec, n } = await this.feed(input, count);
     this.greedyPick(rec, n, this.ws.token, 0);
     const p = rec.read(this.ws.token, 0, 4);
     rec.submit();
@@ -187,7 +275,9 @@ export class Model {
       while (out.length < count) out.push(await this.nextToken([out[out.length - 1]]));
       return out;
     }
-    this.checkIds(ids);
+    this.checkInput(ids);
+    this.needHead();
+    if (this.range.from !== 0) throw new Error('greedyTokens needs the embedding: this model part starts at layer ' + this.range.from);
     if (ids.length === 0) throw new Error('greedyTokens needs at least one token');
     const { gpu, ws, config: c } = this;
     if (!this.chainIds || this.chainIds.size < count * 4) {
@@ -195,7 +285,7 @@ export class Model {
       this.chainIds = gpu.buffer(Math.max(64, count) * 4, 'greedy chain ids');
     }
     const chain = this.chainIds;
-    const first = await this.feed(ids);
+    const first = await this.feed(ids, ids.length);
     this.greedyPick(first.rec, first.n, chain, 0);
     first.rec.submit();
     // The chain's constant CPU write, queued after the feed's submit and before every chained one.
@@ -204,7 +294,7 @@ export class Model {
     for (let i = 1; i < count; i++) {
       // The rope table holds a prefill chunk of rows: written again every chunk steps, after the steps that read it were submitted.
       const row = (i - 1) % this.chunk;
-      if (row === 0 && c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
+      if (row === 0 && this.hasSoftmax()) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
       rec = await this.layers({ from: i - 1, ropeRow: row });
       this.greedyPick(rec, 1, chain, i);
       if (i < count - 1) rec.submit();
@@ -219,26 +309,45 @@ export class Model {
     destroyWeights(this.weights);
     this.experts?.destroy();
     this.ws.destroy();
-    for (const b of [...this.decay, ...this.state]) b?.destroy();
-    for (const kv of this.kv) kv && (kv.k.destroy(), kv.v.destroy());
+    for (const b of this.decay) b?.destroy();
+    for (const s of this.sequences) s.destroy();
+    this.sequences.clear();
     this.gpu.destroy();
   }
 
-  private checkIds(ids: ArrayLike<number>): void {
-    if (this.broken) throw new Error('an earlier forward failed part-way, so the sequence is inconsistent: call reset() first');
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
+  /** Checks ids (or hidden rows) against the part's first layer; returns the number of tokens. */
+  private checkInput(input: PartInput): number {
+    if (this.seq.broken) throw new Error('an earlier forward failed part-way, so the sequence is inconsistent: call reset() first');
+    const first = this.range.from === 0;
+    if ('hidden' in input) {
+      const H = this.config.hiddenSize;
+      if (first) throw new Error('this model starts at layer 0: feed it token ids, not hidden states');
+      if (input.hidden.length % H !== 0) throw new RangeError(`hidden states of ${input.hidden.length} floats are not rows of ${H}`);
+      return input.hidden.length / H;
+    }
+    if (!first) throw new Error(`this model part starts at layer ${this.range.from}: feed it hidden states, not token ids`);
+    for (let i = 0; i < input.length; i++) {
+      const id = input[i];
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize)
         throw new RangeError(`token id ${id} at position ${i} is outside the vocabulary (0 .. ${this.config.vocabSize - 1})`);
     }
+    return input.length;
   }
 
-  /** Runs ids through every layer; the final residual stream is left in ws.x. Returns the open recorder. */
-  private async layers(ids: number[] | { from: number; ropeRow: number }): Promise<Recorder> {
+  private needHead(): void {
+    if (this.range.to !== this.config.numLayers) throw new Error(`this model part ends before layer ${this.range.to}: it has no output head (want 'hidden')`);
+  }
+
+  private hasSoftmax(): boolean {
+    return this.config.layerKinds.some((k, i) => k === 'softmax' && this.runs(i));
+  }
+
+  /** Runs ids (or hidden rows) through the part's layers; the residual stream is left in ws.x. Returns the open recorder. */
+  private async layers(input: number[] | Float32Array | { from: number; ropeRow: number }): Promise<Recorder> {
     try {
-      return await this.runLayers(ids);
+      return await this.runLayers(input);
     } catch (e) {
-      this.broken = true;
+      this.seq.broken = true;
       throw e;
     }
   }
@@ -247,21 +356,24 @@ export class Model {
    * The layers over `ids`, or in a greedy chain over the one token an earlier step's argmax left in
    * slot `from` of chainIds, with row `ropeRow` of the rope table greedyTokens wrote for the chain.
    */
-  private async runLayers(ids: number[] | { from: number; ropeRow: number }): Promise<Recorder> {
+  private async runLayers(input: number[] | Float32Array | { from: number; ropeRow: number }): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
-    const chained = !Array.isArray(ids);
-    const n = chained ? 1 : ids.length;
+    const hidden = input instanceof Float32Array;
+    const chained = !hidden && !Array.isArray(input);
+    const n = chained ? 1 : hidden ? input.length / c.hiddenSize : input.length;
     if (!chained) {
-      gpu.write(ws.ids, 0, new Uint32Array(ids));
+      if (hidden) gpu.write(ws.x, 0, input);
+      else gpu.write(ws.ids, 0, new Uint32Array(input));
       gpu.write(ws.denseRun, 0, new Uint32Array([0, n]));
-      if (c.layerKinds.includes('softmax')) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
+      if (this.hasSoftmax()) gpu.write(ws.rope, 0, ropeTable(this.position, n, c.rotaryDim, c.ropeTheta));
     }
     // A greedy chain wrote one rope table for its steps; this step reads its row.
-    const ropeRow = chained ? ids.ropeRow : 0;
+    const ropeRow = chained ? input.ropeRow : 0;
     let rec = gpu.recorder();
-    embed(gpu, rec, chained ? { ids: this.chainIds!, ids0: ids.from, n, table: this.weights.embed, x: ws.x } : { ids: ws.ids, n, table: this.weights.embed, x: ws.x });
-    for (let i = 0; i < c.numLayers; i++) {
-      const L = this.weights.layers[i];
+    if (chained) embed(gpu, rec, { ids: this.chainIds!, ids0: input.from, n, table: this.weights.embed!, x: ws.x });
+    else if (!hidden) embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed!, x: ws.x });
+    for (let i = this.range.from; i < this.range.to; i++) {
+      const L = this.weights.layers[i]!;
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
       if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
@@ -270,7 +382,7 @@ export class Model {
       rec = await this.moe(rec, i, L, n);
       this.join(rec, n, c.mlpAlpha, c.mlpBeta);
     }
-    this.position += n;
+    this.seq.position += n;
     return rec;
   }
 
@@ -295,7 +407,7 @@ export class Model {
       qkv: ws.qkv,
       decay: this.decay[i]!,
       decayStride: this.block + 1,
-      state: this.state[i]!,
+      state: this.seq.state[i]!,
       o: ws.attn,
       scores: ws.lightningScores,
       n,
@@ -338,7 +450,8 @@ export class Model {
   private kvCache(rec: Recorder, i: number, tokens: number): KvCache {
     const c = this.config;
     const rowBytes = c.numKvHeads * c.headDim * 4;
-    const old = this.kv[i];
+    const kv0 = this.seq.kv;
+    const old = kv0[i];
     if (old && old.capacity >= tokens) return old;
     let capacity = Math.max(old ? old.capacity * 2 : 256, tokens);
     capacity = Math.min(capacity, Math.floor(this.gpu.maxBindingBytes / rowBytes));
@@ -350,7 +463,7 @@ export class Model {
       rec.copy(old.v, 0, kv.v, 0, this.position * rowBytes);
       rec.afterSubmit(() => (old.k.destroy(), old.v.destroy()));
     }
-    this.kv[i] = kv;
+    kv0[i] = kv;
     return kv;
   }
 
@@ -434,7 +547,7 @@ export class Model {
     router(gpu, rec, { z: ws.routerLogits, n, experts: E, k, idx: ws.routeIdx, weight: ws.routeWeight });
     const idxP = rec.read(ws.routeIdx, 0, n * k * 4);
     const wP = rec.read(ws.routeWeight, 0, n * k * 4);
-    const next = this.prefetch === 'next' && layer + 1 < c.numLayers ? this.predictNext(rec, layer + 1, n) : null;
+    const next = this.prefetch === 'next' && layer + 1 < this.range.to ? this.predictNext(rec, layer + 1, n) : null;
     rec.submit();
     const idx = new Uint32Array(await idxP);
     const wt = new Float32Array(await wP);
@@ -471,7 +584,7 @@ export class Model {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     // The routing copies are already recorded, so the router's buffers can be reused (all but the ids).
-    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.routerLogits });
+    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer]!.router, y: ws.routerLogits });
     router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.routeWeight });
     return rec.read(ws.predictIdx, 0, n * k * 4);
   }
@@ -484,14 +597,13 @@ export class Model {
   private predictExperts(rec: Recorder, layer: number, n: number): void {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
-    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer].router, y: ws.routerLogits });
+    matmul(gpu, rec, { x: ws.h, n, w: this.weights.layers[layer]!.router, y: ws.routerLogits });
     router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.predictIdx, weight: ws.routeWeight });
     const p = rec.read(ws.predictIdx, 0, n * k * 4);
     rec.submit();
     p.then((b) => this.experts!.prefetch(layer, [...new Set(new Uint32Array(b))])).catch(() => {}); // only a hint
   }
 
-  /** Final norm of the first n rows of ws.x into ws.h. */
   /** The greedy token after the last of n rows of ws.x, into slot `slot` of `out`. */
   private greedyPick(rec: Recorder, n: number, out: GPUBuffer, slot: number): void {
     this.finalNorm(rec, n);
@@ -499,13 +611,14 @@ export class Model {
     argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out, slot });
   }
 
+  /** Final norm of the first n rows of ws.x into ws.h. */
   private finalNorm(rec: Recorder, n: number): void {
-    rmsnorm(this.gpu, rec, { x: this.ws.x, n, w: this.weights.norm, eps: this.config.rmsNormEps, y: this.ws.h });
+    rmsnorm(this.gpu, rec, { x: this.ws.x, n, w: this.weights.norm!, eps: this.config.rmsNormEps, y: this.ws.h });
   }
 
   /** lm_head on `rows` normed rows of ws.h from `row0`, into ws.logits. */
   private lmHead(rec: Recorder, rows: number, row0: number): void {
-    matmul(this.gpu, rec, { x: this.ws.h, x0: row0, n: rows, w: this.weights.lmHead, y: this.ws.logits });
+    matmul(this.gpu, rec, { x: this.ws.h, x0: row0, n: rows, w: this.weights.lmHead!, y: this.ws.logits });
   }
 
   /** Logits of `rows` rows from `row0`, read back in batches that fit the logits buffer. */

@@ -1,4 +1,4 @@
-import type { AttnKind } from '../model/config';
+import type { AttnKind, LayerRange } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
@@ -22,11 +22,13 @@ export interface LayerWeights {
   shared: { gate: GpuTensor; up: GpuTensor; down: GpuTensor; coefficient: GpuTensor } | null;
 }
 
+/** A model part's weights (src/shard): the embedding with the first layer, the head with the last. */
 export interface ModelWeights {
-  embed: GpuTensor;
-  lmHead: GpuTensor; // the embedding itself when tied
-  norm: GpuTensor;
-  layers: LayerWeights[];
+  embed: GpuTensor | null;
+  lmHead: GpuTensor | null; // the embedding itself when tied
+  norm: GpuTensor | null;
+  /** Indexed by layer; only the part's layers are present. */
+  layers: (LayerWeights | undefined)[];
 }
 
 /** Progress of a model load; the GPU upload reports 'upload', the engine around it the other phases. */
@@ -46,11 +48,19 @@ export interface LoadProgress {
 export async function uploadWeights(
   gpu: Gpu,
   ckpt: Checkpoint,
-  opts: { streamExperts?: boolean; quantize?: QuantFormat; onProgress?: (p: LoadProgress) => void } = {},
+  opts: { streamExperts?: boolean; quantize?: QuantFormat; layers?: LayerRange; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<ModelWeights> {
   const c = ckpt.config;
+  const { from, to } = opts.layers ?? { from: 0, to: c.numLayers };
   const isExpert = (name: string) => name.includes('.block_sparse_moe.experts.');
-  const total = [...ckpt.tensors.values()].filter((t) => !(opts.streamExperts && isExpert(t.name))).reduce((s, t) => s + t.byteLength, 0);
+  const tied = c.tieWordEmbeddings && !ckpt.tensors.has('lm_head.weight');
+  const wanted = (name: string) => {
+    const layer = /^model\.layers\.(\d+)\./.exec(name);
+    if (layer) return Number(layer[1]) >= from && Number(layer[1]) < to && !(opts.streamExperts && isExpert(name));
+    if (name === 'model.embed_tokens.weight') return from === 0 || (tied && to === c.numLayers);
+    return to === c.numLayers;
+  };
+  const total = [...ckpt.tensors.values()].filter((t) => wanted(t.name)).reduce((s, t) => s + t.byteLength, 0);
   let loaded = 0;
   const uploaded: GpuTensor[] = [];
   const matrixOf = (name: string) => storedMatrix(ckpt, name, opts.quantize && isQuantized(name) ? opts.quantize : undefined);
@@ -75,9 +85,10 @@ export async function uploadWeights(
     return done(await uploadStoredMatrix(gpu, m), m.bytes);
   };
   try {
-    const embed = await get('model.embed_tokens.weight');
-    const layers: LayerWeights[] = [];
-    for (let i = 0; i < c.numLayers; i++) {
+    const last = to === c.numLayers;
+    const embed = from === 0 || (tied && last) ? await get('model.embed_tokens.weight') : null;
+    const layers: (LayerWeights | undefined)[] = new Array(c.numLayers).fill(undefined);
+    for (let i = from; i < to; i++) {
       const p = `model.layers.${i}.`;
       const kind = c.layerKinds[i];
       const names = kind === 'lightning' ? ['qkv_proj', 'output_gate', 'norm', 'out_proj'] : ['o_proj'];
@@ -98,7 +109,7 @@ export async function uploadWeights(
               coefficient: await get(`${p}coefficient.weight`),
             }
           : null;
-      layers.push({
+      layers[i] = {
         kind,
         inputNorm: await get(`${p}input_layernorm.weight`),
         postNorm: await get(`${p}post_attention_layernorm.weight`),
@@ -106,11 +117,11 @@ export async function uploadWeights(
         router: await get(`${p}block_sparse_moe.gate.weight`),
         experts,
         shared,
-      });
+      };
     }
-    const norm = await get('model.norm.weight');
-    const lmHead = c.tieWordEmbeddings && !ckpt.tensors.has('lm_head.weight') ? embed : await get('lm_head.weight');
-    return { embed, lmHead, norm, layers };
+    const norm = last ? await get('model.norm.weight') : null;
+    const lmHead = !last ? null : tied ? embed : await get('lm_head.weight');
+    return { embed: from === 0 ? embed : null, lmHead, norm, layers };
   } catch (e) {
     uploaded.forEach(destroyTensor); // a failed load holds no GPU memory
     throw e;
@@ -118,8 +129,9 @@ export async function uploadWeights(
 }
 
 export function destroyWeights(w: ModelWeights): void {
-  const all = new Set<GpuTensor>([w.embed, w.lmHead, w.norm]);
+  const all = new Set<GpuTensor>([w.embed, w.lmHead, w.norm].filter((t) => t !== null));
   for (const l of w.layers) {
+    if (!l) continue;
     [l.inputNorm, l.postNorm, l.router, ...Object.values(l.attn)].forEach((t) => all.add(t));
     for (const e of l.experts) [e.w1, e.w3, e.w2].forEach((t) => all.add(t));
     if (l.shared) Object.values(l.shared).forEach((t) => all.add(t));

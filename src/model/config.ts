@@ -7,6 +7,19 @@
 
 export type AttnKind = 'lightning' | 'softmax';
 
+/** Layers from..to-1 of a model: the part one executor runs (src/shard). */
+export interface LayerRange {
+  from: number;
+  to: number;
+}
+
+/** Checks that `r` is a non-empty range of c's layers; names the option `what`. */
+export function checkLayerRange(r: LayerRange, numLayers: number, what = 'layers'): LayerRange {
+  if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.to > numLayers || r.from >= r.to)
+    throw new RangeError(`${what} ${r.from}-${r.to - 1} is not a range of the model's layers 0-${numLayers - 1}`);
+  return r;
+}
+
 export interface ModelConfig {
   vocabSize: number;
   hiddenSize: number;

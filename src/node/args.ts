@@ -8,6 +8,10 @@ export const USAGE = `Usage:
   lightmoe generate --model DIR (--prompt TEXT | --ids IDS) [--max-tokens N] [sampling options]
                     [--stop TEXT]... [--thinking-budget N] [--ignore-eos] [--json] [load options]
   lightmoe quantize --model DIR --to int8|int4 --out DIR2
+  lightmoe shard    --model DIR --layers A-B --token T [--port P] [--host H] [--allow-origin URL]...
+                    [load options]
+  lightmoe plan     --config config.json (--device SIZE | --remote SIZE)... [--quantize int8|int4]
+                    [--dtype bf16|f16|f32] [--context N] [--json]
   lightmoe --help
 
 Commands:
@@ -22,6 +26,16 @@ Commands:
              blocks of 32 for int8, 16 for int4), every other tensor as stored, the other files of
              DIR copied, and quantization_config in config.json. Every command, createEngine and
              the browser load DIR2 as it is. DIR2 must not exist or be empty.
+  shard      Serve layers A to B (inclusive, from 0) of DIR over a WebSocket to a coordinator
+             (logits/generate --shard, or createEngine's shards). Listens on 127.0.0.1 unless --host
+             says otherwise (default port 9100); every client must present the token (--token, or
+             the LIGHTMOE_SHARD_TOKEN environment variable, which keeps it out of process lists).
+             Browser pages may connect only from an --allow-origin origin. Runs until interrupted.
+  plan       Place the layers of config.json on executors by their memory (SIZE: 24GiB, 512MB, …;
+             append @BW to state a read bandwidth, e.g. 24GiB@900GB/s), local devices first, then
+             remotes, in the order given. Prints per executor its layers, weight and state bytes
+             (KV caches at --context tokens, default 4096) and a predicted decode rate; the
+             assumed bandwidths and link are printed with it.
 
 Sampling options (defaults from generation_config.json, else MiniMax-M1's temperature 1.0, top-p 0.95):
   --temperature T  0 = greedy     --top-p P    --top-k K    --min-p P    --seed N
@@ -39,11 +53,18 @@ Load options:
                         layer's experts (0 < F <= 1, at least top-k); default: all resident
   --prefetch            with --expert-budget: predict each layer's experts and load them early
   --quantize int8|int4  quantize the large matrices on load (as the quantize command does; see the README)
+  --devices N           (logits, generate) split the layers no shard serves over N GPU devices
+  --shard URL --token T (logits, generate; repeatable) the layers the shard server at URL serves run
+                        there; one --token serves every --shard, or give one per --shard in order
+  --shard-timeout S     a shard that does not answer in S seconds fails the run, naming it (default 30)
 
 Exit codes: 0 ok, 1 runtime error (model, GPU, files), 2 usage error.
 Environment: LIGHTMOE_DEBUG=1 prints stack traces; VK_ICD_FILENAMES picks the Vulkan driver.`;
 
 export interface LoadArgs {
+  devices?: number;
+  shards?: { url: string; token: string }[];
+  shardTimeoutMs?: number;
   lightningBlock?: number;
   prefillChunk?: number;
   expertBudget?: number;
@@ -68,6 +89,16 @@ export type IdsArg = { list: number[] } | { file: string };
 export type Command =
   | { kind: 'help' }
   | { kind: 'quantize'; model: string; to: 'int8' | 'int4'; out: string }
+  | { kind: 'shard'; model: string; layers: { from: number; to: number }; token: string; port: number; host: string; allowOrigins: string[]; load: LoadArgs }
+  | {
+      kind: 'plan';
+      config: string;
+      executors: { kind: 'device' | 'remote'; bytes: number; bandwidth?: number }[];
+      quantize?: 'int8' | 'int4';
+      dtype?: 'bf16' | 'f16' | 'f32';
+      context?: number;
+      json: boolean;
+    }
   | { kind: 'logits'; model: string; ids: IdsArg; out: string; load: LoadArgs }
   | {
       kind: 'generate';
@@ -94,11 +125,33 @@ const COMMON: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const OPTIONS: Record<'logits' | 'generate' | 'quantize', Options> = {
+const SHARDING: Options = {
+  devices: { type: 'string' },
+  shard: { type: 'string', multiple: true },
+  token: { type: 'string', multiple: true },
+  'shard-timeout': { type: 'string' },
+};
+
+const COMMANDS = ['logits', 'generate', 'quantize', 'shard', 'plan'] as const;
+type CommandName = (typeof COMMANDS)[number];
+
+const OPTIONS: Record<CommandName, Options> = {
   quantize: { model: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  logits: { ...COMMON, ids: { type: 'string' }, out: { type: 'string' } },
+  shard: { ...COMMON, layers: { type: 'string' }, token: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true } },
+  plan: {
+    config: { type: 'string' },
+    device: { type: 'string', multiple: true },
+    remote: { type: 'string', multiple: true },
+    quantize: { type: 'string' },
+    dtype: { type: 'string' },
+    context: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  logits: { ...COMMON, ...SHARDING, ids: { type: 'string' }, out: { type: 'string' } },
   generate: {
     ...COMMON,
+    ...SHARDING,
     prompt: { type: 'string' },
     ids: { type: 'string' },
     'max-tokens': { type: 'string' },
@@ -121,11 +174,12 @@ export function parseCommand(argv: readonly string[]): Command {
   const [name, ...rest] = argv;
   if (name === undefined) throw new UsageError('no command given');
   if (name === '--help' || name === '-h' || name === 'help') return { kind: 'help' };
-  if (name !== 'logits' && name !== 'generate' && name !== 'quantize') throw new UsageError(`unknown command '${name}'`);
+  if (!(COMMANDS as readonly string[]).includes(name)) throw new UsageError(`unknown command '${name}'`);
+  const command = name as CommandName;
 
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    values = parseArgs({ args: [...rest], options: OPTIONS[name], strict: true, allowPositionals: false }).values as typeof values;
+    values = parseArgs({ args: [...rest], options: OPTIONS[command], strict: true, allowPositionals: false }).values as typeof values;
   } catch (e) {
     // parseArgs' own messages name the option; its TypeErrors are all about the arguments.
     throw new UsageError((e as Error).message);
@@ -138,8 +192,24 @@ export function parseCommand(argv: readonly string[]): Command {
     if (v === undefined) throw new UsageError(`${name} needs --${key}`);
     return v;
   };
+  if (command === 'plan') {
+    const executors = [
+      ...((values.device as string[] | undefined) ?? []).map((v) => ({ kind: 'device' as const, ...parseSize(v, 'device') })),
+      ...((values.remote as string[] | undefined) ?? []).map((v) => ({ kind: 'remote' as const, ...parseSize(v, 'remote') })),
+    ];
+    if (!executors.length) throw new UsageError('plan needs at least one --device or --remote');
+    return {
+      kind: 'plan',
+      config: required('config'),
+      executors,
+      quantize: optionalChoice(str('quantize'), 'quantize', ['int8', 'int4'] as const),
+      dtype: optionalChoice(str('dtype'), 'dtype', ['bf16', 'f16', 'f32'] as const),
+      context: optionalInt(str('context'), 'context', 1),
+      json: values.json === true,
+    };
+  }
   const model = required('model');
-  if (name === 'quantize') {
+  if (command === 'quantize') {
     if (model === 'default') throw new UsageError('quantize needs a model folder (the embedded default model is made in memory)');
     return { kind: 'quantize', model, to: optionalChoice(required('to'), 'to', ['int8', 'int4'] as const)!, out: required('out') };
   }
@@ -151,6 +221,23 @@ export function parseCommand(argv: readonly string[]): Command {
     quantize: optionalChoice(str('quantize'), 'quantize', ['int8', 'int4'] as const),
   };
   if (load.prefetch && load.expertBudget === undefined) throw new UsageError('--prefetch needs --expert-budget');
+
+  if (command === 'shard') {
+    const token = str('token') ?? process.env.LIGHTMOE_SHARD_TOKEN;
+    if (!token) throw new UsageError('shard needs --token (or LIGHTMOE_SHARD_TOKEN)');
+    const port = optionalInt(str('port'), 'port', 0) ?? 9100;
+    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+    return { kind: 'shard', model, layers: parseLayers(required('layers')), token, port, host: str('host') ?? '127.0.0.1', allowOrigins: (values['allow-origin'] as string[] | undefined) ?? [], load };
+  }
+  const shardUrls = (values.shard as string[] | undefined) ?? [];
+  const tokens = (values.token as string[] | undefined) ?? [];
+  if (shardUrls.length && tokens.length !== 1 && tokens.length !== shardUrls.length) throw new UsageError(`${shardUrls.length} --shard need one --token, or one each; got ${tokens.length}`);
+  if (!shardUrls.length && tokens.length) throw new UsageError('--token goes with --shard');
+  for (const u of shardUrls) if (!/^wss?:\/\/[^/]+/.test(u)) throw new UsageError(`--shard must be a ws:// or wss:// URL, got '${u}'`);
+  load.shards = shardUrls.length ? shardUrls.map((url, i) => ({ url, token: tokens[tokens.length === 1 ? 0 : i] })) : undefined;
+  load.devices = optionalInt(str('devices'), 'devices', 1);
+  const timeout = optionalNumber(str('shard-timeout'), 'shard-timeout', (v) => v > 0, 'a number of seconds > 0');
+  load.shardTimeoutMs = timeout === undefined ? undefined : timeout * 1000;
 
   if (name === 'logits') return { kind: 'logits', model, ids: parseIds(required('ids')), out: required('out'), load };
 
@@ -207,6 +294,33 @@ function optionalNumber(value: string | undefined, flag: string, ok: (v: number)
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${flag} must be ${what}, got '${value}'`);
   return n;
+}
+
+/** `A-B` (inclusive) as the range A..B+1; `A` alone is one layer. */
+export function parseLayers(value: string): { from: number; to: number } {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(value);
+  if (!m) throw new UsageError(`--layers must be A-B (first and last layer, from 0), got '${value}'`);
+  const from = Number(m[1]);
+  const last = m[2] === undefined ? from : Number(m[2]);
+  if (last < from) throw new UsageError(`--layers ${value}: the last layer comes before the first`);
+  return { from, to: last + 1 };
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** `24GiB` or `24GiB@900GB/s`: bytes, and a bandwidth in bytes/s when one is stated. */
+export function parseSize(value: string, flag: string): { bytes: number; bandwidth?: number } {
+  const bad = () => new UsageError(`--${flag} must be a size such as 24GiB or 24GiB@900GB/s, got '${value}'`);
+  const toBytes = (text: string) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)\s*$/i.exec(text);
+    const v = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : 0;
+    if (!(v > 0)) throw bad();
+    return v;
+  };
+  const [size, bw, ...more] = value.split('@');
+  if (more.length || (bw !== undefined && !bw.trim().endsWith('/s'))) throw bad();
+  const bytes = toBytes(size);
+  return bw === undefined ? { bytes } : { bytes, bandwidth: toBytes(bw.trim().slice(0, -2)) };
 }
 
 /** A value ending in .bin names an int32 file; anything else is a comma-separated list. */

@@ -11,6 +11,12 @@ import { memorySource, readJson } from '../model/source';
 import { openCheckpoint } from '../model/checkpoint';
 import { quantizeCheckpoint } from '../model/quantizeCheckpoint';
 import { INDEX_FILE } from '../model/safetensors';
+import { parseConfig } from '../model/config';
+import { Model } from '../engine/model';
+import { WebSocket as WsWebSocket } from 'ws';
+import { startShardServer } from './shardServer';
+import { DEFAULTS, planPlacement, type Plan } from '../shard/plan';
+import type { WebSocketClass } from '../shard/remoteExecutor';
 
 // Binary files are little-endian; typed arrays use the host's order, which is little-endian on every
 // platform the `webgpu` package ships for (x64, arm64).
@@ -31,12 +37,76 @@ async function readIds(arg: IdsArg): Promise<number[]> {
 }
 
 /** GPU errors need no check here: every readback after one fails with it (src/gpu/gpu.ts). */
+/** In Node the store is the model folder itself: streamed experts are read from its files by range. */
+const sourceOf = (dir: string) => (dir === 'default' ? memorySource('default', makeDefaultModel()) : nodeSource(dir));
+
+const modelOptions = (args: LoadArgs) => ({ lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch, quantize: args.quantize });
+
 async function load(dir: string, args: LoadArgs): Promise<EngineCore> {
-  const core = new EngineCore(nodeGpuDevice);
-  // In Node the store is the model folder itself: streamed experts are read from its files by range.
-  const source = dir === 'default' ? memorySource('default', makeDefaultModel()) : nodeSource(dir);
-  await core.load(source, { lightningBlock: args.lightningBlock, prefillChunk: args.prefillChunk, expertBudget: args.expertBudget, prefetch: args.prefetch, quantize: args.quantize });
+  const core = new EngineCore(nodeGpuDevice, WsWebSocket as unknown as WebSocketClass);
+  await core.load(sourceOf(dir), { ...modelOptions(args), devices: args.devices, shards: args.shards, shardTimeoutMs: args.shardTimeoutMs });
   return core;
+}
+
+async function shard(cmd: Extract<Command, { kind: 'shard' }>): Promise<void> {
+  const ckpt = await openCheckpoint(sourceOf(cmd.model));
+  const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { ...modelOptions(cmd.load), layers: cmd.layers });
+  const server = await startShardServer({ model, token: cmd.token, host: cmd.host, port: cmd.port, allowOrigins: cmd.allowOrigins, log: (l) => process.stderr.write(`lightmoe shard: ${l}\n`) });
+  print(`lightmoe shard: serving layers ${cmd.layers.from}-${cmd.layers.to - 1} of ${cmd.model} on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  model.destroy();
+}
+
+const GB = (b: number) => `${(b / 1e9).toFixed(b < 10e9 ? 2 : 1)} GB`;
+
+function planTable(p: Plan): string {
+  const rows = p.placements.map((x) => [
+    x.executor.name,
+    x.layers ? `${x.layers.from}-${x.layers.to - 1}` : '-',
+    GB(x.weights),
+    GB(x.state),
+    `${GB(x.weights + x.state)} of ${GB(x.executor.bytes)}${x.weights + x.state > x.executor.bytes ? ' (over)' : ''}`,
+    `${(x.executor.bandwidth / 1e9).toFixed(0)} GB/s`,
+    (x.seconds * 1000).toFixed(2),
+  ]);
+  const head = ['executor', 'layers', 'weights', 'state', 'memory', 'read rate', 'ms/token'];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((v, i) => v.padEnd(width[i])).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+async function plan(cmd: Extract<Command, { kind: 'plan' }>): Promise<void> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(cmd.config, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read --config ${cmd.config}: ${(e as Error).message}`);
+  }
+  const config = parseConfig(json, cmd.config);
+  const count = { device: 0, remote: 0 };
+  const executors = cmd.executors.map((e) => ({
+    name: `${e.kind} ${count[e.kind]++}`,
+    kind: e.kind,
+    bytes: e.bytes,
+    bandwidth: e.bandwidth ?? (e.kind === 'device' ? DEFAULTS.deviceBandwidth : DEFAULTS.remoteBandwidth),
+  }));
+  const opts = { quantize: cmd.quantize, stored: cmd.dtype, context: cmd.context };
+  const p = planPlacement(config, executors, opts);
+  if (cmd.json) return print(JSON.stringify({ ...p, assumptions: { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } }, null, 2));
+  print(planTable(p));
+  print('');
+  print(`weights ${GB(p.totalWeights)} (${cmd.quantize ?? cmd.dtype ?? 'bf16'}), context ${cmd.context ?? DEFAULTS.context} tokens; ` + (p.fits ? 'fits.' : `does not fit: ${GB(p.shortfall)} short.`));
+  print(`predicted decode: ${p.tokensPerSecond.toFixed(2)} tokens/s for one sequence (hops ${(p.hopSeconds * 1000).toFixed(2)} ms/token)`);
+  print(
+    `assumed: a token reads its layers' attention, router, norms, top-${config.expertsPerToken} experts and shared expert once, at each executor's read rate ` +
+      `(default ${DEFAULTS.deviceBandwidth / 1e9} GB/s a device, ${DEFAULTS.remoteBandwidth / 1e9} GB/s a remote; give SIZE@BW to state one); ` +
+      `a remote hop ${DEFAULTS.linkLatency * 1000} ms + 2 hidden rows at ${DEFAULTS.linkBandwidth / 1e9} GB/s, a local hop ${DEFAULTS.localHop * 1000} ms.`,
+  );
 }
 
 async function logits(cmd: Extract<Command, { kind: 'logits' }>): Promise<void> {
@@ -128,6 +198,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (cmd.kind === 'help') print(USAGE);
     else if (cmd.kind === 'logits') await logits(cmd);
     else if (cmd.kind === 'quantize') await quantize(cmd);
+    else if (cmd.kind === 'shard') await shard(cmd);
+    else if (cmd.kind === 'plan') await plan(cmd);
     else await generate(cmd);
     return 0;
   } catch (e) {

@@ -5,6 +5,7 @@
  * Ordering: a slot is only rewritten after the work that read its previous expert was submitted, and
  * queue.writeBuffer runs after every earlier submit, so the GPU never sees a half-swapped expert.
  */
+import type { LayerRange } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import type { Gpu } from '../gpu/gpu';
 import { matrixPart, writeSlice, type GpuTensor } from '../gpu/tensor';
@@ -21,6 +22,8 @@ export interface ExpertCacheOptions {
   policy?: EvictionPolicy;
   /** Experts are quantized to this format as they are loaded (on the CPU, before the upload). */
   quantize?: QuantFormat;
+  /** Only these layers get slots (a model part, src/shard); default all. */
+  layers?: LayerRange;
 }
 
 export interface ExpertCacheStats {
@@ -65,8 +68,9 @@ export class ExpertCache {
     this.policy = opts.policy ?? 'lru';
     this.quant = opts.quantize;
     this.slotsPerLayer = Math.min(c.numExperts, Math.max(c.expertsPerToken, Math.round(opts.budget * c.numExperts)));
+    const { from, to } = opts.layers ?? { from: 0, to: c.numLayers };
     this.layers = c.layerKinds.map((_, layer) =>
-      Array.from({ length: this.slotsPerLayer }, (_, s) => {
+      Array.from({ length: layer >= from && layer < to ? this.slotsPerLayer : 0 }, (_, s) => {
         const [w1, w3, w2] = expertTensorNames(layer, 0).map((name) => this.slotTensor(name, `layer ${layer} slot ${s}`));
         return { expert: -1, weights: { w1, w3, w2 }, loading: null, lastUse: 0, uses: 0, prefetched: false };
       }),

@@ -1,0 +1,183 @@
+/**
+ * `lightmoe shard`: serves a range of a model's layers over a WebSocket (src/shard/protocol.ts) to a
+ * coordinator that runs the others. Untrusted peers are the normal case: a frame is checked whole
+ * before it is used, a bad one gets an error frame and a closed socket, and nothing a client sends or
+ * fails to send (garbage, a stall, a socket cut mid-frame) stops the server serving the next one.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Model, Sequence } from '../engine/model';
+import { configFingerprint, decodeFrame, encodeFrame, FORWARD_HEAD_BYTES, HEADER_BYTES, ProtocolError, type Frame, type ShardInfo } from '../shard/protocol';
+
+export interface ShardServerOptions {
+  /** The layers to serve: a Model loaded with `layers`. */
+  model: Model;
+  /** Every client must send it in its hello frame. */
+  token: string;
+  /** Default 127.0.0.1: reachable from this machine only. */
+  host?: string;
+  /** Default 0: any free port (see `port` of the result). */
+  port?: number;
+  /** Origins of web pages allowed to connect (a browser coordinator); clients without an Origin (Node) always may. */
+  allowOrigins?: string[];
+  /** Most sequences one connection may hold (default 16). */
+  maxSequences?: number;
+  /** Most open connections (default 64). */
+  maxConnections?: number;
+  /** A client that has not said hello by then is dropped (default 10 s). */
+  helloTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ShardServer {
+  readonly port: number;
+  readonly url: string;
+  readonly info: ShardInfo;
+  close(): Promise<void>;
+}
+
+/** Constant-time comparison of two tokens of any lengths (their digests are compared). */
+function sameToken(a: string, b: string): boolean {
+  const d = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(d(a), d(b));
+}
+
+export async function startShardServer(opts: ShardServerOptions): Promise<ShardServer> {
+  const { model } = opts;
+  if (!opts.token) throw new Error('a shard server needs a token');
+  const c = model.config;
+  const maxTokens = model.chunkTokens;
+  const maxFrameBytes = HEADER_BYTES + FORWARD_HEAD_BYTES + maxTokens * c.hiddenSize * 4;
+  const info: ShardInfo = {
+    layers: { ...model.range },
+    model: { numLayers: c.numLayers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, fingerprint: configFingerprint(c) },
+    maxTokens,
+    maxFrameBytes,
+  };
+  const log = opts.log ?? (() => {});
+  const allow = new Set(opts.allowOrigins ?? []);
+  const maxSequences = opts.maxSequences ?? 16;
+  // One GPU queue: requests of every connection run one at a time, each on its own sequence.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const r = queue.then(f);
+    queue = r.catch(() => {});
+    return r;
+  };
+  const idle = model.newSequence();
+  model.useSequence(idle);
+
+  const wss = new WebSocketServer({
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 0,
+    maxPayload: maxFrameBytes,
+    verifyClient: ({ req }: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allow.has(origin)) {
+        log(`refused a browser client from ${origin} (not in --allow-origin)`);
+        return done(false, 403, 'origin not allowed');
+      }
+      if (wss.clients.size >= (opts.maxConnections ?? 64)) return done(false, 503, 'too many connections');
+      done(true);
+    },
+  });
+  wss.on('error', (e) => log(`server error: ${e.message}`));
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const sequences = new Map<number, Sequence>();
+    let authed = false;
+    let closed = false;
+    const send = (f: Frame) => {
+      if (!closed && ws.readyState === ws.OPEN) ws.send(encodeFrame(f));
+    };
+    const fail = (id: number, message: string, fatal: boolean) => {
+      log(`${peer}: ${message}${fatal ? ' (closing)' : ''}`);
+      send({ type: 'error', id, fatal, message });
+      if (fatal) {
+        closed = true;
+        ws.close(1008, message.slice(0, 120));
+        setTimeout(() => ws.terminate(), 1000).unref(); // a peer that never answers the close
+      }
+    };
+    const hello = setTimeout(() => fail(0, 'no hello frame in time', true), opts.helloTimeoutMs ?? 10_000);
+    hello.unref();
+
+    ws.on('error', (e) => log(`${peer}: ${e.message}`)); // e.g. a frame over maxPayload: ws closes with 1009
+    ws.on('close', () => {
+      closed = true;
+      clearTimeout(hello);
+      // A client gone mid-generation leaves nothing behind.
+      void serial(async () => {
+        for (const s of sequences.values()) model.dropSequence(s);
+        sequences.clear();
+      });
+    });
+    ws.on('message', (data, isBinary) => {
+      if (closed) return;
+      if (!isBinary) return fail(0, 'text frames are not part of the shard protocol', true);
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      let f: Frame;
+      try {
+        f = decodeFrame(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), { hiddenSize: c.hiddenSize, maxTokens });
+      } catch (e) {
+        if (e instanceof ProtocolError) return fail(0, e.message, true);
+        throw e;
+      }
+      if (!authed) {
+        if (f.type !== 'hello') return fail(f.id, 'the first frame must be hello', true);
+        if (!sameToken(f.token, opts.token)) return fail(f.id, 'wrong token', true);
+        authed = true;
+        clearTimeout(hello);
+        return send({ type: 'welcome', id: f.id, info });
+      }
+      if (f.type === 'reset') {
+        const s = sequences.get(f.seq);
+        sequences.delete(f.seq);
+        void serial(async () => {
+          if (s) model.dropSequence(s);
+          send({ type: 'result', id: f.id, values: new Float32Array(0), token: null });
+        });
+        return;
+      }
+      if (f.type !== 'forward') return fail(f.id, `a client does not send ${f.type} frames`, true);
+      if (!sequences.has(f.seq) && sequences.size >= maxSequences) return fail(f.id, `more than ${maxSequences} sequences on one connection`, false);
+      void serial(async () => {
+        if (closed) return;
+        let s = sequences.get(f.seq);
+        if (!s) sequences.set(f.seq, (s = model.newSequence()));
+        if (s.position !== f.position) return fail(f.id, `sequence ${f.seq} holds ${s.position} tokens, the frame continues from ${f.position}`, false);
+        model.useSequence(s);
+        try {
+          const input = 'ids' in f.input ? f.input.ids : f.input;
+          if (f.want === 'token') send({ type: 'result', id: f.id, values: null, token: await model.nextToken(input) });
+          else send({ type: 'result', id: f.id, values: await model.forward(input, f.want), token: null });
+        } catch (e) {
+          // The model's own checks (token ids, hidden rows, a layer part without a head) name the problem.
+          fail(f.id, (e as Error).message, false);
+        } finally {
+          model.useSequence(idle);
+        }
+      });
+    });
+  });
+
+  const port = (wss.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  return {
+    port,
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    info,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}

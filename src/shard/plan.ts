@@ -1,0 +1,187 @@
+/**
+ * Placement: which executor runs which layers, from the config and each executor's memory budget, with
+ * what it will hold and a predicted speed. Pure arithmetic over the config (no weights are read), so
+ * it runs on a 456B model's config.json anywhere.
+ */
+import type { LayerRange, ModelConfig } from '../model/config';
+import { QUANT_BLOCK, type QuantFormat } from '../model/quantize';
+
+export type StoredFormat = 'f32' | 'f16' | 'bf16';
+
+export interface ExecutorSpec {
+  name: string;
+  kind: 'device' | 'remote';
+  /** Memory for weights and sequence state, bytes. */
+  bytes: number;
+  /** Rate at which its kernels read weights, bytes/s (a stated assumption, see DEFAULT_BANDWIDTH). */
+  bandwidth: number;
+}
+
+export interface PlanOptions {
+  /** The checkpoint's float format (every tensor not quantized is held in it). Default bf16. */
+  stored?: StoredFormat;
+  quantize?: QuantFormat;
+  /** Tokens of context the KV caches are sized for. Default 4096. */
+  context?: number;
+  /** Link between executors: bytes/s and round-trip seconds of a hop to a remote shard. */
+  linkBandwidth?: number;
+  linkLatency?: number;
+  /** Seconds one hop between two devices of this machine costs (through the CPU). */
+  localHop?: number;
+}
+
+/** Stated assumptions of the prediction; every one can be given instead (lightmoe plan --help). */
+export const DEFAULTS = {
+  /** A discrete GPU's kernels reading weights (about half the memory bandwidth of a 2024 mid-range card). */
+  deviceBandwidth: 300e9,
+  /** A datacenter GPU behind a shard (about half an H100's HBM3). */
+  remoteBandwidth: 1500e9,
+  /** 10 Gb Ethernet. */
+  linkBandwidth: 1.25e9,
+  linkLatency: 0.5e-3,
+  localHop: 0.2e-3,
+  context: 4096,
+} as const;
+
+const FLOAT_BYTES: Record<StoredFormat, number> = { f32: 4, f16: 2, bf16: 2 };
+
+/** Bytes of a [rows, cols] matrix in a quantized format: data plus one u32 of scales per block (README). */
+function quantBytes(format: QuantFormat, rows: number, cols: number): number {
+  const blocks = Math.ceil(cols / QUANT_BLOCK[format]);
+  return rows * (blocks * QUANT_BLOCK[format] * (format === 'int8' ? 1 : 0.5) + blocks * 4);
+}
+
+export interface LayerCost {
+  /** Bytes of every weight of the layer on the executor. */
+  weights: number;
+  /** Bytes of weights one token reads: attention, router, norms, its top-k experts, the shared expert. */
+  active: number;
+  /** Sequence state at `context` tokens: the lightning state, or the KV cache (f32). */
+  state: number;
+}
+
+/** What layer i costs under these options. */
+export function layerCost(c: ModelConfig, i: number, opts: PlanOptions = {}): LayerCost {
+  const f = FLOAT_BYTES[opts.stored ?? 'bf16'];
+  const q = opts.quantize;
+  const big = (rows: number, cols: number) => (q ? quantBytes(q, rows, cols) : rows * cols * f);
+  const H = c.hiddenSize;
+  const qw = c.numHeads * c.headDim;
+  const kvw = c.numKvHeads * c.headDim;
+  const lightning = c.layerKinds[i] === 'lightning';
+  const attention = lightning ? big(3 * qw, H) + big(qw, H) + qw * f + big(H, qw) : big(qw, H) + 2 * big(kvw, H) + big(H, qw);
+  const small = 2 * H * f + c.numExperts * H * f; // the two norms, the router
+  const expert = 2 * big(c.intermediateSize, H) + big(H, c.intermediateSize);
+  const shared = c.sharedIntermediateSize > 0 ? 2 * big(c.sharedIntermediateSize, H) + big(H, c.sharedIntermediateSize) + H * f : 0;
+  const context = opts.context ?? DEFAULTS.context;
+  return {
+    weights: attention + small + c.numExperts * expert + shared,
+    active: attention + small + Math.min(c.expertsPerToken, c.numExperts) * expert + shared,
+    state: lightning ? c.numHeads * c.headDim * c.headDim * 4 : 2 * kvw * 4 * context,
+  };
+}
+
+/** The embedding (with the first layer) and the final norm and head (with the last): not quantized. */
+export function endsCost(c: ModelConfig, opts: PlanOptions = {}): { embed: number; head: number } {
+  const f = FLOAT_BYTES[opts.stored ?? 'bf16'];
+  const table = c.vocabSize * c.hiddenSize * f;
+  return { embed: table, head: (c.tieWordEmbeddings ? 0 : table) + c.hiddenSize * f };
+}
+
+export interface Placement {
+  executor: ExecutorSpec;
+  layers: LayerRange | null;
+  weights: number;
+  state: number;
+  /** Weights read per decoded token. */
+  active: number;
+  /** Predicted seconds per decoded token on this executor (active / bandwidth). */
+  seconds: number;
+}
+
+export interface Plan {
+  placements: Placement[];
+  /** False when the executors' memory cannot hold the model: `shortfall` bytes are missing. */
+  fits: boolean;
+  shortfall: number;
+  /** Seconds one token spends on the hops between executors. */
+  hopSeconds: number;
+  /** Predicted decode rate of one sequence: 1 / (every executor's seconds + the hops). */
+  tokensPerSecond: number;
+  totalWeights: number;
+}
+
+/**
+ * Contiguous layer ranges, in executor order, each executor filled in proportion to its memory (and
+ * never past it). When the memory is short, the plan still places every layer (overfilling) and says
+ * how much is missing.
+ */
+export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: PlanOptions = {}): Plan {
+  if (executors.length === 0) throw new Error('a plan needs at least one executor');
+  const costs = c.layerKinds.map((_, i) => layerCost(c, i, opts));
+  const ends = endsCost(c, opts);
+  const need = (l: LayerCost) => l.weights + l.state;
+  const total = costs.reduce((s, l) => s + need(l), 0) + ends.embed + ends.head;
+  const capacity = executors.reduce((s, e) => s + e.bytes, 0);
+  const placements: Placement[] = executors.map((executor) => ({ executor, layers: null, weights: 0, state: 0, active: 0, seconds: 0 }));
+  const add = (p: Placement, bytes: number, active: number, state = 0) => {
+    p.weights += bytes;
+    p.active += active;
+    p.state += state;
+  };
+  add(placements[0], ends.embed, c.hiddenSize * FLOAT_BYTES[opts.stored ?? 'bf16']); // one row of the table per token
+  let e = 0;
+  let placed = ends.embed; // bytes placed so far, on every executor
+  let shareEnd = (total * executors[0].bytes) / capacity; // where executor e's share of the whole ends
+  for (let i = 0; i < c.numLayers; i++) {
+    const l = costs[i];
+    const p = placements[e];
+    const after = executors.length - 1 - e;
+    // Move on when this executor is full or has its share, or when every later one needs a layer.
+    if (p.layers && after > 0 && (p.weights + p.state + need(l) > p.executor.bytes || placed + need(l) / 2 > shareEnd || c.numLayers - i <= after)) {
+      e++;
+      shareEnd += (total * executors[e].bytes) / capacity;
+    }
+    const q = placements[e];
+    q.layers = q.layers ? { from: q.layers.from, to: i + 1 } : { from: i, to: i + 1 };
+    add(q, l.weights, l.active, l.state);
+    placed += need(l);
+  }
+  add(placements[e], ends.head, ends.head);
+  let shortfall = 0;
+  for (const p of placements) {
+    shortfall += Math.max(0, p.weights + p.state - p.executor.bytes);
+    p.seconds = p.active / p.executor.bandwidth;
+  }
+  const hidden = c.hiddenSize * 4;
+  let hopSeconds = 0;
+  const used = placements.filter((p) => p.layers);
+  for (let i = 1; i < used.length; i++) {
+    const remote = used[i].executor.kind === 'remote' || used[i - 1].executor.kind === 'remote';
+    hopSeconds += remote ? (opts.linkLatency ?? DEFAULTS.linkLatency) + (2 * hidden) / (opts.linkBandwidth ?? DEFAULTS.linkBandwidth) : (opts.localHop ?? DEFAULTS.localHop);
+  }
+  const seconds = placements.reduce((s, p) => s + p.seconds, 0) + hopSeconds;
+  return { placements, fits: shortfall === 0, shortfall, hopSeconds, tokensPerSecond: 1 / seconds, totalWeights: placements.reduce((s, p) => s + p.weights, 0) };
+}
+
+/** Layers split into `parts` contiguous ranges of about equal weight bytes (local devices of one load). */
+export function splitLayers(c: ModelConfig, range: LayerRange, parts: number, opts: PlanOptions = {}): LayerRange[] {
+  const n = range.to - range.from;
+  const k = Math.max(1, Math.min(parts, n));
+  const w = Array.from({ length: n }, (_, j) => layerCost(c, range.from + j, opts).weights);
+  const total = w.reduce((a, b) => a + b, 0);
+  const out: LayerRange[] = [];
+  let from = range.from;
+  let acc = 0;
+  for (let j = 0; j < n; j++) {
+    acc += w[j];
+    const left = n - j - 1; // layers after this one
+    const partsLeft = k - out.length - 1; // ranges still to start after this one
+    if (partsLeft > 0 && (acc >= (total * (out.length + 1)) / k || left === partsLeft)) {
+      out.push({ from, to: range.from + j + 1 });
+      from = range.from + j + 1;
+    }
+  }
+  out.push({ from, to: range.to });
+  return out;
+}
