@@ -15,3 +15,6 @@ export { CheckpointError } from './model/safetensors';
 export { makeDefaultModel } from './model/defaultModel';
 export { deleteModel, downloadModel, listModels, modelSize, ModelNotStoredError, StorageFullError, type StoredModelInfo } from './store/modelStore';
 export type { ExpertCacheStats, EvictionPolicy } from './store/expertCache';
+export { ShardError } from './shard/shardedModel';
+export type { ShardSpec } from './shard/remoteExecutor';
+export { planPlacement, type Plan, type ExecutorSpec, type PlanOptions } from './shard/plan';

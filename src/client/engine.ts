@@ -11,6 +11,7 @@ import { requestGpuDevice } from '../gpu/device';
 import { sendErrorsWithTheirClass } from './errors';
 import { ChatCompletions } from './openai';
 import { startEngineWorker } from './workerStart';
+import type { WebSocketClass } from '../shard/remoteExecutor';
 
 export interface EngineOptions extends LoadOptions {
   model: ModelSpec;
@@ -18,6 +19,8 @@ export interface EngineOptions extends LoadOptions {
   worker?: boolean;
   /** In-thread only: the device to use (e.g. Dawn's in Node); default navigator.gpu. */
   device?: () => Promise<GPUDevice>;
+  /** In-thread only: the WebSocket class for `shards` (default the runtime's own; lightmoe/node passes the ws package's). */
+  webSocket?: WebSocketClass;
   onProgress?: (p: LoadProgress) => void;
   /** The GPU device was lost: create the engine again (no page reload needed). */
   onDeviceLost?: (message: string) => void;
@@ -135,7 +138,7 @@ export class Engine {
 }
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  const { model, worker = typeof Worker !== 'undefined', device, onProgress, onDeviceLost, signal, ...load } = opts;
+  const { model, worker = typeof Worker !== 'undefined', device, webSocket, onProgress, onDeviceLost, signal, ...load } = opts;
   if (signal?.aborted) throw abortError('load');
   let w: Worker | null = null;
   let core: Core;
@@ -147,7 +150,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   } else {
     // Loaded only here, so that the page's bundle in worker mode holds the client alone.
     const { EngineCore } = await import('../engine/core');
-    core = new EngineCore(device ?? (() => requestGpuDevice()));
+    core = new EngineCore(device ?? (() => requestGpuDevice()), webSocket);
   }
   const wrapFn = <F extends (...a: never[]) => unknown>(f?: F) => (f && w ? proxy(f) : f);
   const abort = new Promise<never>((_, reject) =>

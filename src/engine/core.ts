@@ -100,7 +100,7 @@ export class EngineCore {
   async load(spec: ModelSpec, opts: LoadOptions = {}, onProgress?: (p: LoadProgress) => void, onDeviceLost?: (message: string) => void): Promise<ModelInfo> {
     const cb = { onProgress, onDeviceLost };
     await this.unload();
-    const { cache, devices, shards, shardTimeoutMs, ...modelOpts } = opts;
+    const { cache, devices, shards, shardTimeoutMs, onShardFailure, ...modelOpts } = opts;
     const ctl = (this.loading = new AbortController());
     // The device first: a browser without WebGPU (or a page that is not a secure context) is told so
     // before anything is downloaded.
@@ -142,7 +142,7 @@ export class EngineCore {
       const nextDevice = async () => (firstUsed ? this.getDevice() : ((firstUsed = true), device));
       const model: LanguageModel =
         (devices ?? 1) > 1 || shards?.length
-          ? await loadSharded(ckpt, { devices, shards, shardTimeoutMs, model: loadOpts, getDevice: nextDevice, WebSocket: this.webSocket })
+          ? await loadSharded(ckpt, { devices, shards, shardTimeoutMs, onShardFailure, model: loadOpts, getDevice: nextDevice, WebSocket: this.webSocket })
           : await Model.fromCheckpoint(ckpt, device, loadOpts);
       cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
       try {

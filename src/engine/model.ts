@@ -110,6 +110,7 @@ export class Model {
   private readonly decay: (GPUBuffer | null)[];
   private seq: Sequence;
   private readonly sequences = new Set<Sequence>();
+  private busy = false;
   private readonly block: number;
   private readonly chunk: number;
   private readonly prefetch: 'layer' | 'next' | null;
@@ -166,6 +167,7 @@ export class Model {
 
   /** Makes `s` (made by this model's newSequence) the sequence that forward and reset act on. */
   useSequence(s: Sequence): void {
+    if (this.busy) throw new Error('useSequence during a forward: await it first');
     if (!this.sequences.has(s)) throw new Error('useSequence: not a live sequence of this model');
     this.seq = s;
   }
@@ -197,8 +199,20 @@ export class Model {
     }
   }
 
+  /** Runs one call at a time: overlapping calls would interleave their work on one workspace. */
+  private async exclusive<T>(f: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new Error('Model calls must not overlap: await each forward, nextToken or greedyTokens before the next');
+    this.busy = true;
+    try {
+      return await f();
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** Forgets the current sequence: zero lightning states, empty KV caches. */
   reset(): void {
+    if (this.busy) throw new Error('Model.reset during a forward: await it first');
     this.seq.position = 0;
     this.seq.broken = false;
     const rec = this.gpu.recorder();
@@ -211,7 +225,11 @@ export class Model {
    * of every fed position ('all', [n, vocab]), of the last one ('last', [vocab]) or none; or, for a
    * part without the head, the residual stream after its last layer ('hidden', [n, hidden]).
    */
-  async forward(input: PartInput, want: LogitsWanted | 'hidden' = 'last'): Promise<Float32Array> {
+  forward(input: PartInput, want: LogitsWanted | 'hidden' = 'last'): Promise<Float32Array> {
+    return this.exclusive(() => this.forwardNow(input, want));
+  }
+
+  private async forwardNow(input: PartInput, want: LogitsWanted | 'hidden'): Promise<Float32Array> {
     const n = this.checkInput(input);
     if (want !== 'none' && want !== 'hidden') this.needHead();
     const V = this.config.vocabSize;
@@ -251,7 +269,11 @@ export class Model {
   }
 
   /** Feeds `input` and returns the greedy next token, computed on the GPU (4 bytes read back). */
-  async nextToken(input: PartInput): Promise<number> {
+  nextToken(input: PartInput): Promise<number> {
+    return this.exclusive(() => this.nextTokenNow(input));
+  }
+
+  private async nextTokenNow(input: PartInput): Promise<number> {
     const count = this.checkInput(input);
     this.needHead();
     if (count === 0) throw new Error('nextToken needs at least one token');
@@ -268,11 +290,15 @@ export class Model {
    * trip. The state then holds `ids` and every token but the last, as after count nextToken calls.
    * Streamed experts need each layer's routing on the CPU, so they go a token at a time.
    */
-  async greedyTokens(ids: ArrayLike<number>, count: number): Promise<number[]> {
+  greedyTokens(ids: ArrayLike<number>, count: number): Promise<number[]> {
+    return this.exclusive(() => this.greedyTokensNow(ids, count));
+  }
+
+  private async greedyTokensNow(ids: ArrayLike<number>, count: number): Promise<number[]> {
     if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`greedyTokens needs a count ≥ 1, got ${count}`);
     if (this.experts || count === 1) {
-      const out = [await this.nextToken(ids)];
-      while (out.length < count) out.push(await this.nextToken([out[out.length - 1]]));
+      const out = [await this.nextTokenNow(ids)];
+      while (out.length < count) out.push(await this.nextTokenNow([out[out.length - 1]]));
       return out;
     }
     this.checkInput(ids);

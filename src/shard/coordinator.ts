@@ -16,6 +16,12 @@ export interface ShardingOptions {
   shards?: ShardSpec[];
   /** A shard request unanswered this long fails, naming the shard (default 30 s). */
   shardTimeoutMs?: number;
+  /**
+   * A shard lost mid-generation (closed, stalled past the timeout): 'error' (default) fails the call,
+   * naming it; 'local' loads its layers here (the weights must be readable from this model's source),
+   * replays the sequence and goes on, the tokens already produced kept.
+   */
+  onShardFailure?: 'error' | 'local';
 }
 
 /** The layer ranges of 0..numLayers that no range of `taken` covers. */
@@ -32,7 +38,12 @@ function gaps(numLayers: number, taken: LayerRange[]): LayerRange[] {
 
 export async function loadSharded(
   ckpt: Checkpoint,
-  opts: ShardingOptions & { model: ModelOptions; getDevice: () => Promise<GPUDevice>; WebSocket?: WebSocketClass },
+  opts: ShardingOptions & {
+    model: ModelOptions;
+    getDevice: () => Promise<GPUDevice>;
+    WebSocket?: WebSocketClass;
+    onReplace?: (failed: Executor, by: Executor, why: Error) => void;
+  },
 ): Promise<ShardedModel> {
   const c = ckpt.config;
   const deviceCount = opts.devices ?? 1;
@@ -59,7 +70,17 @@ export async function loadSharded(
       const model = await Model.fromCheckpoint(ckpt, devices[d], { ...opts.model, layers: parts[i] });
       executors.push(new LocalExecutor(`device ${d}`, model));
     }
-    return new ShardedModel(c, executors.sort((a, b) => a.layers.from - b.layers.from), cleanup);
+    const replace = async (failed: Executor) => {
+      devices[0] ??= await opts.getDevice();
+      return new LocalExecutor(`device 0 (for ${failed.name})`, await Model.fromCheckpoint(ckpt, devices[0], { ...opts.model, layers: failed.layers }));
+    };
+    if (opts.onShardFailure !== undefined && opts.onShardFailure !== 'error' && opts.onShardFailure !== 'local')
+      throw new RangeError(`onShardFailure must be 'error' or 'local', got ${JSON.stringify(opts.onShardFailure)}`);
+    return new ShardedModel(c, executors.sort((a, b) => a.layers.from - b.layers.from), {
+      cleanup,
+      replace: opts.onShardFailure === 'local' ? replace : undefined,
+      onReplace: opts.onReplace,
+    });
   } catch (e) {
     await Promise.allSettled(executors.map((x) => x.close()));
     cleanup();

@@ -10,6 +10,8 @@ export interface Executor {
   /** Names it in errors and plans: "device 1", "ws://10.0.0.2:9000". */
   readonly name: string;
   readonly layers: LayerRange;
+  /** False once it is gone for good (a shard's connection lost): a coordinator may take its layers back. */
+  readonly alive: boolean;
   /** Feeds the part; the residual stream after its last layer ('hidden'), or logits (a part with the head). */
   forward(input: PartInput, want: LogitsWanted | 'hidden'): Promise<Float32Array>;
   /** Feeds the part (it holds the head); the greedy next token. */
@@ -25,6 +27,8 @@ export class LocalExecutor implements Executor {
     readonly name: string,
     readonly model: Model,
   ) {}
+
+  readonly alive = true;
 
   get layers(): LayerRange {
     return this.model.range;

@@ -51,6 +51,10 @@ export class RemoteExecutor implements Executor {
     return this.info.layers;
   }
 
+  get alive(): boolean {
+    return this.down === null;
+  }
+
   /** Connects, says hello with the token, and checks that the shard serves layers of `config`'s model. */
   static async connect(spec: ShardSpec, config: ModelConfig, opts: RemoteOptions = {}): Promise<RemoteExecutor> {
     const WS = opts.WebSocket ?? globalThis.WebSocket;

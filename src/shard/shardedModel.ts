@@ -15,21 +15,34 @@ export class ShardError extends Error {
   }
 }
 
+export interface ShardedModelOptions {
+  /** Runs after the executors are closed (the coordinator's devices go). */
+  cleanup?: () => void;
+  /**
+   * Called with an executor that failed: returns one that runs the same layers (a local part), which
+   * takes its place; the sequence is then replayed and the call retried. Absent: the failure is the
+   * caller's, and the sequence needs a reset.
+   */
+  replace?: (failed: Executor) => Promise<Executor>;
+  /** Told of each takeover. */
+  onReplace?: (failed: Executor, by: Executor, why: Error) => void;
+}
+
 /**
  * A model whose layers run on several executors, in layer order: token ids go to the first, each
  * part's residual stream to the next, and the last one (which holds the head) gives logits or the
  * greedy token. The math of every layer is the same as on one device, so the logits are too.
  */
 export class ShardedModel implements LanguageModel {
-  private fed = 0;
+  /** Every token the current sequence has been fed, for a replay after a takeover. */
+  private history: number[] = [];
   /** Set when an executor failed part-way: the parts hold different numbers of tokens. */
   private broken: string | null = null;
 
   constructor(
     readonly config: ModelConfig,
     readonly executors: Executor[],
-    /** Runs after the executors are closed (the coordinator's devices go). */
-    private readonly cleanup: () => void = () => {},
+    private readonly opts: ShardedModelOptions = {},
   ) {
     let next = 0;
     for (const e of executors) {
@@ -40,24 +53,21 @@ export class ShardedModel implements LanguageModel {
   }
 
   get position(): number {
-    return this.fed;
+    return this.history.length;
   }
 
   async reset(): Promise<void> {
-    await Promise.all(this.executors.map((e) => this.call(e, () => e.reset())));
-    this.fed = 0;
+    this.history = [];
     this.broken = null;
+    await this.guard(() => Promise.all(this.executors.map((e) => named(e, () => e.reset()))));
   }
 
-  async forward(ids: ArrayLike<number>, want: LogitsWanted = 'last'): Promise<Float32Array> {
-    const { last, input } = await this.through(ids);
-    const out = await this.step(last, ids.length, () => last.forward(input, want));
-    return out;
+  forward(ids: ArrayLike<number>, want: LogitsWanted = 'last'): Promise<Float32Array> {
+    return this.fed(ids, () => this.pipeline(ids, (last, input) => last.forward(input, want)));
   }
 
-  async nextToken(ids: ArrayLike<number>): Promise<number> {
-    const { last, input } = await this.through(ids);
-    return this.step(last, ids.length, () => last.nextToken(input));
+  nextToken(ids: ArrayLike<number>): Promise<number> {
+    return this.fed(ids, () => this.pipeline(ids, (last, input) => last.nextToken(input)));
   }
 
   /** Token by token: each step crosses every executor, so there is no GPU-side chain to gain. */
@@ -70,39 +80,70 @@ export class ShardedModel implements LanguageModel {
 
   async destroy(): Promise<void> {
     await Promise.allSettled(this.executors.map((e) => e.close()));
-    this.cleanup();
+    this.opts.cleanup?.();
   }
 
-  /** ids through every executor but the last; that one and what it is to be fed. */
-  private async through(ids: ArrayLike<number>): Promise<{ last: Executor; input: PartInput }> {
+  /** `ids` fed through `run`; they join the history once every part has them. */
+  private async fed<T>(ids: ArrayLike<number>, run: () => Promise<T>): Promise<T> {
     if (this.broken) throw new Error(`an earlier step failed on ${this.broken}, so the parts of the sequence disagree: call reset() first`);
+    const r = await this.guard(run);
+    for (let i = 0; i < ids.length; i++) this.history.push(ids[i]);
+    return r;
+  }
+
+  /**
+   * Runs `f`; when an executor fails and a replacement is at hand, the replacement takes its layers,
+   * every part starts the sequence again from the history, and `f` runs once more.
+   */
+  private async guard<T>(f: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await f();
+      } catch (err) {
+        const i = err instanceof ShardError ? this.executors.findIndex((e) => e.name === err.executor) : -1;
+        // Only a lost executor is replaced; one that refused the request (a bad token id) is not.
+        if (i < 0 || !this.opts.replace || this.executors[i].alive) {
+          if (i >= 0) this.broken = this.executors[i].name;
+          throw err;
+        }
+        const failed = this.executors[i];
+        let by: Executor;
+        try {
+          by = await this.opts.replace(failed);
+        } catch (e) {
+          this.broken = failed.name;
+          throw new ShardError(failed.name, `${(err as Error).message}; taking its layers back failed: ${(e as Error).message}`, { cause: err });
+        }
+        this.executors[i] = by;
+        void failed.close();
+        this.opts.onReplace?.(failed, by, err as Error);
+        await Promise.all(this.executors.map((e) => named(e, () => e.reset())));
+        if (this.history.length) await this.pipeline(this.history, (last, input) => last.forward(input, 'none'));
+      }
+    }
+  }
+
+  /** ids through every executor but the last, then `end` on the last. */
+  private async pipeline<T>(ids: ArrayLike<number>, end: (last: Executor, input: PartInput) => Promise<T>): Promise<T> {
     let input: PartInput = ids;
     const parts = this.executors;
     for (let i = 0; i < parts.length - 1; i++) {
       const e = parts[i];
-      input = { hidden: await this.step(e, 0, () => e.forward(input, 'hidden')) };
+      const x: PartInput = input;
+      input = { hidden: await named(e, (): Promise<Float32Array> => e.forward(x, 'hidden')) };
     }
-    return { last: parts[parts.length - 1], input };
+    const last = parts[parts.length - 1];
+    const x = input;
+    return named(last, () => end(last, x));
   }
+}
 
-  /** One executor's call; a failure marks the sequence broken. `fed` tokens are counted when the last part is done. */
-  private async step<T>(e: Executor, fed: number, f: () => Promise<T>): Promise<T> {
-    try {
-      const r = await this.call(e, f);
-      this.fed += fed;
-      return r;
-    } catch (err) {
-      this.broken = e.name;
-      throw err;
-    }
-  }
-
-  private async call<T>(e: Executor, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      if (err instanceof ShardError) throw err;
-      throw new ShardError(e.name, `${e.name} (layers ${e.layers.from}-${e.layers.to - 1}): ${(err as Error).message}`, { cause: err });
-    }
+/** An executor's call, its failure a ShardError naming it and its layers. */
+async function named<T>(e: Executor, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof ShardError) throw err;
+    throw new ShardError(e.name, `${e.name} (layers ${e.layers.from}-${e.layers.to - 1}): ${(err as Error).message}`, { cause: err });
   }
 }
