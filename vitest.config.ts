@@ -1,9 +1,29 @@
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { CHROMIUM_ARGS, SHARED as shared } from './playwright.config';
+import { startShardProcess, type ShardProcess } from './src/node/testing';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * Browser tests' shard servers: `lightmoe shard` processes started on the Node side for a page to
+ * coordinate (src/shard/sharded.browser.test.ts). Only ../shared folders, only from the test's origin.
+ */
+const shards: ShardProcess[] = [];
+const SHARD_TOKEN = 'browser-shard-test-token';
+const commands = {
+  async startShard(_ctx: unknown, folder: string, layers: string, origin: string) {
+    if (!/^(golden|models)\/[\w.-]+$/.test(folder) || !/^\d+-\d+$/.test(layers) || !/^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin)) throw new Error('startShard: bad arguments');
+    const p = await startShardProcess(path.join(shared, folder), layers, SHARD_TOKEN, ['--allow-origin', origin]);
+    shards.push(p);
+    return { url: p.url, token: SHARD_TOKEN };
+  },
+  async stopShards() {
+    await Promise.all(shards.splice(0).map((p) => p.stop()));
+  },
+};
 
 /** Headless Chromium with WebGPU (SwiftShader where there is no GPU): the kernel, engine and bench tests. */
 export const BROWSER = {
@@ -11,6 +31,7 @@ export const BROWSER = {
   headless: true,
   instances: [{ browser: 'chromium' as const }],
   provider: playwright({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS } }),
+  commands,
 };
 
 export default defineConfig({
