@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseCommand, parseIds, UsageError } from './args';
+import { parseCommand, parseIds, parseLayers, parseSize, UsageError } from './args';
 
 const usage = (argv: string[]) => {
   try {
@@ -87,5 +87,45 @@ describe('parseCommand', () => {
     expect(() => parseIds('1,,3')).toThrow("--ids: '' is not an integer token id");
     expect(() => parseIds('1.5')).toThrow(UsageError);
     expect(() => parseIds('')).toThrow('--ids is empty');
+  });
+});
+
+describe('shard, plan and sharding options', () => {
+  test('layers, sizes and bandwidths', () => {
+    expect(parseLayers('3-5')).toEqual({ from: 3, to: 6 });
+    expect(parseLayers('7')).toEqual({ from: 7, to: 8 });
+    expect(parseSize('24GiB', 'device')).toEqual({ bytes: 24 * 2 ** 30 });
+    expect(parseSize('1.5TB@900GB/s', 'remote')).toEqual({ bytes: 1.5e12, bandwidth: 900e9 });
+    for (const bad of ['24', 'GiB', '24GiB@900GB', '24GiB@@1GB/s', '-1GB', '0GB']) expect(() => parseSize(bad, 'device')).toThrow(/--device must be a size/);
+  });
+
+  test('generate --devices --shard --token', () => {
+    const c = parseCommand(['generate', '--model', 'm', '--ids', '1', '--devices', '2', '--shard', 'ws://a:1', '--shard', 'wss://b:2', '--token', 't', '--shard-timeout', '2.5']);
+    expect(c).toMatchObject({ load: { devices: 2, shards: [{ url: 'ws://a:1', token: 't' }, { url: 'wss://b:2', token: 't' }], shardTimeoutMs: 2500 } });
+    const each = parseCommand(['logits', '--model', 'm', '--ids', '1', '--out', 'o', '--shard', 'ws://a:1', '--shard', 'ws://b:2', '--token', 'x', '--token', 'y']);
+    expect(each).toMatchObject({ load: { shards: [{ token: 'x' }, { token: 'y' }] } });
+    expect(usage(['logits', '--model', 'm', '--ids', '1', '--out', 'o', '--shard', 'ws://a:1', '--shard', 'ws://b:2', '--token', 'x', '--token', 'y', '--token', 'z'])).toMatch(/2 --shard need one --token, or one each; got 3/);
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--token', 'x'])).toMatch(/--token goes with --shard/);
+    expect(usage(['generate', '--model', 'm', '--ids', '1', '--devices', '0'])).toMatch(/--devices must be an integer >= 1/);
+  });
+
+  test('shard and plan', () => {
+    expect(parseCommand(['shard', '--model', 'm', '--layers', '2-3', '--token', 't', '--allow-origin', 'http://x:1'])).toEqual({
+      kind: 'shard',
+      model: 'm',
+      layers: { from: 2, to: 4 },
+      token: 't',
+      port: 9100,
+      host: '127.0.0.1',
+      allowOrigins: ['http://x:1'],
+      load: expect.any(Object),
+    });
+    expect(usage(['shard', '--model', 'm', '--layers', '2-3', '--token', 't', '--port', '70000'])).toMatch(/--port must be at most 65535/);
+    expect(parseCommand(['plan', '--config', 'c.json', '--device', '8GiB', '--remote', '80GiB', '--json'])).toMatchObject({
+      kind: 'plan',
+      executors: [{ kind: 'device', bytes: 8 * 2 ** 30 }, { kind: 'remote', bytes: 80 * 2 ** 30 }],
+      json: true,
+    });
+    expect(usage(['plan', '--config', 'c.json'])).toMatch(/plan needs at least one --device or --remote/);
   });
 });

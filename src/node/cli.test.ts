@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startShardProcess } from './testing';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const shared = path.resolve(root, '../shared');
@@ -142,6 +143,54 @@ test('--model default is the embedded default model, the same as the folder npm 
   const folder = lightmoe('generate', '--model', path.join(root, 'public/models/default'), ...args);
   expect(JSON.parse(embedded.stdout).ids).toEqual(JSON.parse(folder.stdout).ids);
   expect(JSON.parse(embedded.stdout).ids).toHaveLength(6);
+});
+
+describe('shards and plans', () => {
+  test('logits --devices 2, and --shard to a lightmoe shard process: the bytes of one device', async () => {
+    const ids = path.join(golden, 'input_ids.bin');
+    const one = path.join(tmp, 'one-device.bin');
+    expect(lightmoe('logits', '--model', golden, '--ids', ids, '--out', one).code).toBe(0);
+    const two = path.join(tmp, 'two-devices.bin');
+    const r = lightmoe('logits', '--model', golden, '--ids', ids, '--out', two, '--devices', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.compare(await readFile(two), await readFile(one))).toBe(0);
+    const shard = await startShardProcess(golden, '3-5', 'cli-token');
+    try {
+      const remote = path.join(tmp, 'remote.bin');
+      const s = lightmoe('logits', '--model', golden, '--ids', ids, '--out', remote, '--shard', shard.url, '--token', 'cli-token');
+      expect(s.code, s.stderr).toBe(0);
+      expect(Buffer.compare(await readFile(remote), await readFile(one))).toBe(0);
+      const wrong = lightmoe('logits', '--model', golden, '--ids', ids, '--out', remote, '--shard', shard.url, '--token', 'nope');
+      expect(wrong.code).toBe(1);
+      expect(cliErrors(wrong)).toEqual([`lightmoe: shard ${shard.url}: wrong token`]);
+    } finally {
+      await shard.stop();
+    }
+  });
+
+  test("plan on MiniMax-M1's config: a table per executor, or JSON", () => {
+    const config = path.join(shared, 'spec/minimax-m1-config.json');
+    const r = lightmoe('plan', '--config', config, '--device', '24GiB', '--remote', '128GiB@2000GB/s', '--remote', '128GiB', '--remote', '128GiB', '--remote', '128GiB', '--quantize', 'int4', '--context', '1000000');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^executor\s+layers\s+weights\s+state\s+memory\s+read rate\s+ms\/token\ndevice 0\s+0-\d+/);
+    expect(r.stdout).toMatch(/remote 3\s+\d+-79 /);
+    expect(r.stdout).toMatch(/fits\./);
+    const j = JSON.parse(lightmoe('plan', '--config', config, '--device', '24GiB', '--device', '16GiB', '--quantize', 'int4', '--json').stdout);
+    expect(j.fits).toBe(false);
+    expect(j.placements.map((p: { layers: { from: number; to: number } }) => p.layers)).toEqual([expect.objectContaining({ from: 0 }), expect.objectContaining({ to: 80 })]);
+    const bad = lightmoe('plan', '--config', config, '--device', '24 gigs');
+    expect(bad.code).toBe(2);
+    expect(cliErrors(bad)[0]).toMatch(/--device must be a size such as 24GiB/);
+  });
+
+  test('shard: usage errors name the option', () => {
+    expect(cliErrors(lightmoe('shard', '--model', golden, '--layers', '3-5'))[0]).toMatch(/shard needs --token/);
+    expect(cliErrors(lightmoe('shard', '--model', golden, '--layers', '5-3', '--token', 't'))[0]).toMatch(/the last layer comes before the first/);
+    const r = lightmoe('shard', '--model', golden, '--layers', '3-9', '--token', 't');
+    expect(r.code).toBe(1);
+    expect(cliErrors(r)[0]).toMatch(/layers 3-9 is not a range of the model's layers 0-5/);
+    expect(cliErrors(lightmoe('generate', '--model', golden, '--ids', '1', '--shard', 'http://x', '--token', 't'))[0]).toMatch(/--shard must be a ws:\/\/ or wss:\/\/ URL/);
+  });
 });
 
 describe('bad input: one line on stderr, no stack trace', () => {

@@ -112,9 +112,10 @@ export interface Plan {
 }
 
 /**
- * Contiguous layer ranges, in executor order, each executor filled in proportion to its memory (and
- * never past it). When the memory is short, the plan still places every layer (overfilling) and says
- * how much is missing.
+ * Contiguous layer ranges, in executor order, that load the executors as evenly as their memory
+ * allows: the smallest fill u (bytes held / memory, the same bound for every executor) at which a
+ * greedy fill places every layer, found by bisection. When even u = 1 is not enough, the plan still
+ * places every layer (overfilling) and says how much is missing.
  */
 export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: PlanOptions = {}): Plan {
   if (executors.length === 0) throw new Error('a plan needs at least one executor');
@@ -122,32 +123,44 @@ export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: P
   const ends = endsCost(c, opts);
   const need = (l: LayerCost) => l.weights + l.state;
   const total = costs.reduce((s, l) => s + need(l), 0) + ends.embed + ends.head;
-  const capacity = executors.reduce((s, e) => s + e.bytes, 0);
-  const placements: Placement[] = executors.map((executor) => ({ executor, layers: null, weights: 0, state: 0, active: 0, seconds: 0 }));
-  const add = (p: Placement, bytes: number, active: number, state = 0) => {
-    p.weights += bytes;
-    p.active += active;
-    p.state += state;
-  };
-  add(placements[0], ends.embed, c.hiddenSize * FLOAT_BYTES[opts.stored ?? 'bf16']); // one row of the table per token
-  let e = 0;
-  let placed = ends.embed; // bytes placed so far, on every executor
-  let shareEnd = (total * executors[0].bytes) / capacity; // where executor e's share of the whole ends
-  for (let i = 0; i < c.numLayers; i++) {
-    const l = costs[i];
-    const p = placements[e];
-    const after = executors.length - 1 - e;
-    // Move on when this executor is full or has its share, or when every later one needs a layer.
-    if (p.layers && after > 0 && (p.weights + p.state + need(l) > p.executor.bytes || placed + need(l) / 2 > shareEnd || c.numLayers - i <= after)) {
-      e++;
-      shareEnd += (total * executors[e].bytes) / capacity;
+  /** The executor of each layer when each executor is filled to at most u of its memory; null if they do not suffice. */
+  const fill = (u: number): number[] | null => {
+    const owner: number[] = [];
+    let e = 0;
+    let used = ends.embed;
+    for (let i = 0; i < c.numLayers; i++) {
+      const extra = need(costs[i]) + (i === c.numLayers - 1 ? ends.head : 0);
+      while (used + extra > u * executors[e].bytes && used > 0) {
+        if (++e === executors.length) return null;
+        used = 0;
+      }
+      if (used + extra > u * executors[e].bytes) return null;
+      owner.push(e);
+      used += extra;
     }
-    const q = placements[e];
-    q.layers = q.layers ? { from: q.layers.from, to: i + 1 } : { from: i, to: i + 1 };
-    add(q, l.weights, l.active, l.state);
-    placed += need(l);
+    return owner;
+  };
+  let lo = 0;
+  let hi = (2 * total) / Math.min(...executors.map((e) => e.bytes));
+  for (let k = 0; k < 64; k++) {
+    const mid = (lo + hi) / 2;
+    if (fill(mid)) hi = mid;
+    else lo = mid;
   }
-  add(placements[e], ends.head, ends.head);
+  const owner = fill(hi)!;
+  const placements: Placement[] = executors.map((executor) => ({ executor, layers: null, weights: 0, state: 0, active: 0, seconds: 0 }));
+  placements[0].weights += ends.embed;
+  placements[0].active += c.hiddenSize * FLOAT_BYTES[opts.stored ?? 'bf16']; // one row of the table a token
+  owner.forEach((e, i) => {
+    const p = placements[e];
+    p.layers = p.layers ? { from: p.layers.from, to: i + 1 } : { from: i, to: i + 1 };
+    p.weights += costs[i].weights;
+    p.active += costs[i].active;
+    p.state += costs[i].state;
+  });
+  const last = placements[owner[owner.length - 1]];
+  last.weights += ends.head;
+  last.active += ends.head;
   let shortfall = 0;
   for (const p of placements) {
     shortfall += Math.max(0, p.weights + p.state - p.executor.bytes);

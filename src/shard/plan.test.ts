@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { parseConfig, type ModelConfig } from '../model/config';
+import { layerCost, endsCost, planPlacement, splitLayers, type ExecutorSpec } from './plan';
+
+const shared = path.resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared');
+const GiB = 2 ** 30;
+const m1 = async (): Promise<ModelConfig> => parseConfig(JSON.parse(await readFile(path.join(shared, 'spec/minimax-m1-config.json'), 'utf8')));
+const dev = (name: string, gib: number, bw = 300e9): ExecutorSpec => ({ name, kind: 'device', bytes: gib * GiB, bandwidth: bw });
+
+describe('plan', () => {
+  test("MiniMax-M1's config: 456B parameters, 45.9B of its layers' active a token (MiniMax's own figures)", async () => {
+    const c = await m1();
+    const costs = c.layerKinds.map((_, i) => layerCost(c, i, { stored: 'f32' }));
+    const ends = endsCost(c, { stored: 'f32' });
+    const params = (costs.reduce((s, l) => s + l.weights, 0) + ends.embed + ends.head) / 4;
+    expect(params / 456e9).toBeCloseTo(1, 2);
+    // The 45.9B leave out the embedding and the head.
+    expect(costs.reduce((s, l) => s + l.active, 0) / 4 / 45.9e9).toBeCloseTo(1, 2);
+  });
+
+  test('contiguous ranges in executor order, each within its memory, shares in proportion', async () => {
+    const c = await m1();
+    const p = planPlacement(c, [dev('a', 96), dev('b', 192), dev('c', 96), dev('d', 96)], { quantize: 'int4', context: 1 << 20 });
+    expect(p.fits).toBe(true);
+    let next = 0;
+    for (const x of p.placements) {
+      expect(x.layers!.from).toBe(next);
+      next = x.layers!.to;
+      expect(x.weights + x.state).toBeLessThanOrEqual(x.executor.bytes);
+    }
+    expect(next).toBe(c.numLayers);
+    const counts = p.placements.map((x) => x.layers!.to - x.layers!.from);
+    expect(Math.abs(counts[1] - 2 * counts[0])).toBeLessThanOrEqual(2);
+    expect(p.tokensPerSecond).toBeGreaterThan(0);
+  });
+
+  test('short memory: every layer is placed and the shortfall is what is missing', async () => {
+    const c = await m1();
+    const p = planPlacement(c, [dev('a', 24), dev('b', 16)], { quantize: 'int4' });
+    expect(p.fits).toBe(false);
+    const held = p.placements.reduce((s, x) => s + x.weights + x.state, 0);
+    const capacity = 40 * GiB;
+    // Each executor's excess is counted: at least the whole excess, and every layer placed.
+    expect(p.shortfall).toBeGreaterThanOrEqual(held - capacity);
+    expect(p.placements.map((x) => x.layers)).toEqual([expect.objectContaining({ from: 0 }), expect.objectContaining({ to: 80 })]);
+  });
+
+  test('more executors than layers: each layer once, spare executors idle', () => {
+    const c = { ...({} as ModelConfig), vocabSize: 10, hiddenSize: 8, numLayers: 3, numHeads: 2, numKvHeads: 1, headDim: 4, layerKinds: ['lightning', 'softmax', 'lightning'], intermediateSize: 16, numExperts: 2, expertsPerToken: 1, sharedIntermediateSize: 0, tieWordEmbeddings: true } as ModelConfig;
+    const p = planPlacement(c, [dev('a', 1), dev('b', 1), dev('c', 1), dev('d', 1)]);
+    expect(p.placements.map((x) => x.layers)).toEqual([{ from: 0, to: 1 }, { from: 1, to: 2 }, { from: 2, to: 3 }, null]);
+  });
+
+  test('splitLayers: parts of about equal bytes, on odd counts', async () => {
+    const c = await m1();
+    for (const [from, to, parts] of [[0, 80, 3], [5, 12, 7], [3, 4, 2], [0, 7, 5]]) {
+      const r = splitLayers(c, { from, to }, parts);
+      expect(r[0].from).toBe(from);
+      expect(r[r.length - 1].to).toBe(to);
+      for (let i = 1; i < r.length; i++) expect(r[i].from).toBe(r[i - 1].to);
+      expect(r.length).toBe(Math.min(parts, to - from));
+      for (const x of r) expect(x.to).toBeGreaterThan(x.from);
+    }
+    const sizes = splitLayers(c, { from: 0, to: 80 }, 3).map((x) => x.to - x.from);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(2);
+  });
+});
