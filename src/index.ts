@@ -16,5 +16,6 @@ export { makeDefaultModel } from './model/defaultModel';
 export { deleteModel, downloadModel, listModels, modelSize, ModelNotStoredError, StorageFullError, type StoredModelInfo } from './store/modelStore';
 export type { ExpertCacheStats, EvictionPolicy } from './store/expertCache';
 export { ShardError } from './shard/shardedModel';
+export { OpenAIEngine, OpenAIError, type OpenAIEngineOptions, type RemoteModelInfo } from './client/openaiBackend';
 export type { ShardSpec } from './shard/remoteExecutor';
 export { planPlacement, type Plan, type ExecutorSpec, type PlanOptions } from './shard/plan';

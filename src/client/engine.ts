@@ -11,9 +11,13 @@ import { requestGpuDevice } from '../gpu/device';
 import { sendErrorsWithTheirClass } from './errors';
 import { ChatCompletions } from './openai';
 import { startEngineWorker } from './workerStart';
+import { generation } from './generationStream';
+import { OpenAIEngine, type OpenAIEngineOptions } from './openaiBackend';
 import type { WebSocketClass } from '../shard/remoteExecutor';
 
 export interface EngineOptions extends LoadOptions {
+  /** 'local' (default): the model runs here, on WebGPU. See OpenAIEngineOptions for 'openai'. */
+  backend?: 'local';
   model: ModelSpec;
   /** Run in a Web Worker (default where Worker exists) or in this thread. */
   worker?: boolean;
@@ -57,39 +61,16 @@ export class Engine {
 
   /** Generates from a text prompt (tokenized with the model's tokenizer, BOS added) or from token ids. */
   generate(prompt: string | number[], opts: GenerateOptions = {}): Generation {
-    const queue: GenerateChunk[] = [];
-    let wake: (() => void) | null = null;
-    let done = false;
     const { signal, onToken, ...req } = opts;
-    const result = (async () => {
+    return generation(async (emit) => {
       const ids = typeof prompt === 'string' ? await this.core.encode(prompt) : prompt;
       return this.run({ ...req, prompt: ids }, (c) => {
         // Tokens the worker had already made when the abort reached it are not handed on.
         if (signal?.aborted) return;
         onToken?.(c);
-        queue.push(c);
-        wake?.();
+        emit(c);
       }, signal);
-    })();
-    result.finally(() => {
-      done = true;
-      wake?.();
-    }).catch(() => {});
-    return {
-      result,
-      then: (onResolved, onRejected) => result.then(onResolved, onRejected),
-      async *[Symbol.asyncIterator]() {
-        for (;;) {
-          while (queue.length) yield queue.shift()!;
-          if (done) {
-            await result; // rethrows an abort or error
-            return;
-          }
-          await new Promise<void>((r) => (wake = r));
-          wake = null;
-        }
-      },
-    };
+    });
   }
 
   /** Next-token logits of every position of `ids` ([n, vocab], row-major), for scoring. */
@@ -137,8 +118,21 @@ export class Engine {
   }
 }
 
-export async function createEngine(opts: EngineOptions): Promise<Engine> {
-  const { model, worker = typeof Worker !== 'undefined', device, webSocket, onProgress, onDeviceLost, signal, ...load } = opts;
+/**
+ * Loads a model and starts its engine; or, with `backend: 'openai'`, connects to an OpenAI-compatible
+ * server (lightmoe serve, vLLM, SGLang) behind the same generate / chat.completions / unload API.
+ */
+export function createEngine(opts: OpenAIEngineOptions): Promise<OpenAIEngine>;
+export function createEngine(opts: EngineOptions): Promise<Engine>;
+export function createEngine(opts: EngineOptions | OpenAIEngineOptions): Promise<Engine | OpenAIEngine>;
+export async function createEngine(opts: EngineOptions | OpenAIEngineOptions): Promise<Engine | OpenAIEngine> {
+  if (opts.backend === 'openai') return OpenAIEngine.connect(opts);
+  if (opts.backend !== undefined && opts.backend !== 'local') throw new RangeError(`backend must be 'local' or 'openai', got ${JSON.stringify(opts.backend)}`);
+  return createLocalEngine(opts);
+}
+
+async function createLocalEngine(opts: EngineOptions): Promise<Engine> {
+  const { model, backend: _backend, worker = typeof Worker !== 'undefined', device, webSocket, onProgress, onDeviceLost, signal, ...load } = opts;
   if (signal?.aborted) throw abortError('load');
   let w: Worker | null = null;
   let core: Core;

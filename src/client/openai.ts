@@ -44,7 +44,8 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string | null; refusal: null; reasoning_content?: string; tool_calls?: ToolCall[] };
+    /** reasoning_content and reasoning (vLLM's newer name) both carry the <think> text. */
+    message: { role: 'assistant'; content: string | null; refusal: null; reasoning_content?: string; reasoning?: string; tool_calls?: ToolCall[] };
     logprobs: null;
     finish_reason: GenerateResult['finishReason'];
   }[];
@@ -58,7 +59,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string; refusal?: null; reasoning_content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    delta: { role?: 'assistant'; content?: string; refusal?: null; reasoning_content?: string; reasoning?: string; tool_calls?: (ToolCall & { index: number })[] };
     logprobs: null;
     finish_reason: GenerateResult['finishReason'] | null;
   }[];
@@ -112,7 +113,7 @@ export class ChatCompletions {
               role: 'assistant',
               content: r.toolCalls.length && !r.content.trim() ? null : r.content,
               refusal: null,
-              ...(r.reasoning ? { reasoning_content: r.reasoning } : {}),
+              ...(r.reasoning ? { reasoning_content: r.reasoning, reasoning: r.reasoning } : {}),
               ...(r.toolCalls.length ? { tool_calls: r.toolCalls } : {}),
             },
             logprobs: null,
@@ -135,7 +136,7 @@ export class ChatCompletions {
       yield chunk({ role: 'assistant', content: '', refusal: null });
       for await (const c of gen) {
         const delta: ChatCompletionChunk['choices'][0]['delta'] = {};
-        if (c.reasoning) delta.reasoning_content = c.reasoning;
+        if (c.reasoning) delta.reasoning_content = delta.reasoning = c.reasoning;
         if (c.content) delta.content = c.content;
         if (delta.reasoning_content !== undefined || delta.content !== undefined) yield chunk(delta);
       }

@@ -10,6 +10,7 @@ export const USAGE = `Usage:
   lightmoe quantize --model DIR --to int8|int4 --out DIR2
   lightmoe shard    --model DIR --layers A-B --token T [--port P] [--host H] [--allow-origin URL]...
                     [load options]
+  lightmoe serve    --model DIR [--port P] [--host H] [--api-key K] [--allow-origin URL]... [load options]
   lightmoe plan     --config config.json (--device SIZE | --remote SIZE)... [--quantize int8|int4]
                     [--dtype bf16|f16|f32] [--context N] [--json]
   lightmoe --help
@@ -31,6 +32,10 @@ Commands:
              says otherwise (default port 9100); every client must present the token (--token, or
              the LIGHTMOE_SHARD_TOKEN environment variable, which keeps it out of process lists).
              Browser pages may connect only from an --allow-origin origin. Runs until interrupted.
+  serve      Serve DIR over an OpenAI-compatible HTTP API (default 127.0.0.1:8000): POST
+             /v1/chat/completions and /v1/completions (stream or not), GET /v1/models. With --api-key
+             (or LIGHTMOE_API_KEY) every request needs "Authorization: Bearer K". --allow-origin lets
+             web pages of that origin call it ('*': any). Requests queue; runs until interrupted.
   plan       Place the layers of config.json on executors by their memory (SIZE: 24GiB, 512MB, …;
              append @BW to state a read bandwidth, e.g. 24GiB@900GB/s), local devices first, then
              remotes, in the order given. Prints per executor its layers, weight and state bytes
@@ -89,6 +94,7 @@ export type IdsArg = { list: number[] } | { file: string };
 export type Command =
   | { kind: 'help' }
   | { kind: 'quantize'; model: string; to: 'int8' | 'int4'; out: string }
+  | { kind: 'serve'; model: string; port: number; host: string; apiKey?: string; allowOrigins: string[]; load: LoadArgs }
   | { kind: 'shard'; model: string; layers: { from: number; to: number }; token: string; port: number; host: string; allowOrigins: string[]; load: LoadArgs }
   | {
       kind: 'plan';
@@ -132,12 +138,13 @@ const SHARDING: Options = {
   'shard-timeout': { type: 'string' },
 };
 
-const COMMANDS = ['logits', 'generate', 'quantize', 'shard', 'plan'] as const;
+const COMMANDS = ['logits', 'generate', 'quantize', 'shard', 'serve', 'plan'] as const;
 type CommandName = (typeof COMMANDS)[number];
 
 const OPTIONS: Record<CommandName, Options> = {
   quantize: { model: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   shard: { ...COMMON, layers: { type: 'string' }, token: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'allow-origin': { type: 'string', multiple: true } },
+  serve: { ...COMMON, ...SHARDING, port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' }, 'allow-origin': { type: 'string', multiple: true } },
   plan: {
     config: { type: 'string' },
     device: { type: 'string', multiple: true },
@@ -222,12 +229,15 @@ export function parseCommand(argv: readonly string[]): Command {
   };
   if (load.prefetch && load.expertBudget === undefined) throw new UsageError('--prefetch needs --expert-budget');
 
+  const port = (fallback: number) => {
+    const p = optionalInt(str('port'), 'port', 0) ?? fallback;
+    if (p > 65535) throw new UsageError(`--port must be at most 65535, got ${p}`);
+    return p;
+  };
   if (command === 'shard') {
     const token = str('token') ?? process.env.LIGHTMOE_SHARD_TOKEN;
     if (!token) throw new UsageError('shard needs --token (or LIGHTMOE_SHARD_TOKEN)');
-    const port = optionalInt(str('port'), 'port', 0) ?? 9100;
-    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-    return { kind: 'shard', model, layers: parseLayers(required('layers')), token, port, host: str('host') ?? '127.0.0.1', allowOrigins: (values['allow-origin'] as string[] | undefined) ?? [], load };
+    return { kind: 'shard', model, layers: parseLayers(required('layers')), token, port: port(9100), host: str('host') ?? '127.0.0.1', allowOrigins: (values['allow-origin'] as string[] | undefined) ?? [], load };
   }
   const shardUrls = (values.shard as string[] | undefined) ?? [];
   const tokens = (values.token as string[] | undefined) ?? [];
@@ -238,6 +248,9 @@ export function parseCommand(argv: readonly string[]): Command {
   load.devices = optionalInt(str('devices'), 'devices', 1);
   const timeout = optionalNumber(str('shard-timeout'), 'shard-timeout', (v) => v > 0, 'a number of seconds > 0');
   load.shardTimeoutMs = timeout === undefined ? undefined : timeout * 1000;
+  if (command === 'serve') {
+    return { kind: 'serve', model, port: port(8000), host: str('host') ?? '127.0.0.1', apiKey: str('api-key') ?? process.env.LIGHTMOE_API_KEY, allowOrigins: (values['allow-origin'] as string[] | undefined) ?? [], load };
+  }
 
   if (name === 'logits') return { kind: 'logits', model, ids: parseIds(required('ids')), out: required('out'), load };
 

@@ -15,6 +15,8 @@ import { parseConfig } from '../model/config';
 import { Model } from '../engine/model';
 import { WebSocket as WsWebSocket } from 'ws';
 import { startShardServer } from './shardServer';
+import { startOpenAIServer } from './openaiServer';
+import { createEngine } from './index';
 import { DEFAULTS, planPlacement, type Plan } from '../shard/plan';
 import type { WebSocketClass } from '../shard/remoteExecutor';
 
@@ -53,13 +55,27 @@ async function shard(cmd: Extract<Command, { kind: 'shard' }>): Promise<void> {
   const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { ...modelOptions(cmd.load), layers: cmd.layers });
   const server = await startShardServer({ model, token: cmd.token, host: cmd.host, port: cmd.port, allowOrigins: cmd.allowOrigins, log: (l) => process.stderr.write(`lightmoe shard: ${l}\n`) });
   print(`lightmoe shard: serving layers ${cmd.layers.from}-${cmd.layers.to - 1} of ${cmd.model} on ${server.url}`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilInterrupted();
   await server.close();
   model.destroy();
+}
+
+/** Runs until SIGINT or SIGTERM. */
+function untilInterrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function serve(cmd: Extract<Command, { kind: 'serve' }>): Promise<void> {
+  const a = cmd.load;
+  const engine = await createEngine({ model: sourceOf(cmd.model), ...modelOptions(a), devices: a.devices, shards: a.shards, shardTimeoutMs: a.shardTimeoutMs });
+  const server = await startOpenAIServer({ engine, host: cmd.host, port: cmd.port, apiKey: cmd.apiKey, allowOrigins: cmd.allowOrigins, log: (l) => process.stderr.write(`lightmoe serve: ${l}\n`) });
+  print(`lightmoe serve: ${engine.info.id} on ${server.url}/v1${cmd.apiKey ? ' (API key required)' : ''}`);
+  await untilInterrupted();
+  await server.close();
+  await engine.unload();
 }
 
 const GB = (b: number) => `${(b / 1e9).toFixed(b < 10e9 ? 2 : 1)} GB`;
@@ -199,6 +215,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     else if (cmd.kind === 'logits') await logits(cmd);
     else if (cmd.kind === 'quantize') await quantize(cmd);
     else if (cmd.kind === 'shard') await shard(cmd);
+    else if (cmd.kind === 'serve') await serve(cmd);
     else if (cmd.kind === 'plan') await plan(cmd);
     else await generate(cmd);
     return 0;
