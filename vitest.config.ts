@@ -3,22 +3,31 @@ import { playwright } from '@vitest/browser-playwright';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { CHROMIUM_ARGS, SHARED as shared } from './playwright.config';
-import { startShardProcess, type ShardProcess } from './src/node/testing';
+import { startServeProcess, startShardProcess, type ServerProcess } from './src/node/testing';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 /**
- * Browser tests' shard servers: `lightmoe shard` processes started on the Node side for a page to
- * coordinate (src/shard/sharded.browser.test.ts). Only ../shared folders, only from the test's origin.
+ * Browser tests' servers: `lightmoe shard` and `lightmoe serve` processes started on the Node side for
+ * a page to use (src/shard/sharded.browser.test.ts, src/client/openaiBackend.browser.test.ts). Only
+ * ../shared folders, only for a localhost origin.
  */
-const shards: ShardProcess[] = [];
+const shards: ServerProcess[] = [];
+const folderOk = (folder: string) => /^(golden|models)\/[\w.-]+$/.test(folder);
+const originOk = (origin: string) => /^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin);
 const SHARD_TOKEN = 'browser-shard-test-token';
 const commands = {
   async startShard(_ctx: unknown, folder: string, layers: string, origin: string) {
-    if (!/^(golden|models)\/[\w.-]+$/.test(folder) || !/^\d+-\d+$/.test(layers) || !/^http:\/\/(localhost|127\.0\.0\.1):\d+$/.test(origin)) throw new Error('startShard: bad arguments');
+    if (!folderOk(folder) || !/^\d+-\d+$/.test(layers) || !originOk(origin)) throw new Error('startShard: bad arguments');
     const p = await startShardProcess(path.join(shared, folder), layers, SHARD_TOKEN, ['--allow-origin', origin]);
     shards.push(p);
     return { url: p.url, token: SHARD_TOKEN };
+  },
+  async startServe(_ctx: unknown, folder: string, origin: string | null) {
+    if (!folderOk(folder) || (origin !== null && !originOk(origin))) throw new Error('startServe: bad arguments');
+    const p = await startServeProcess(path.join(shared, folder), origin ? ['--allow-origin', origin] : []);
+    shards.push(p);
+    return { url: p.url };
   },
   async stopShards() {
     await Promise.all(shards.splice(0).map((p) => p.stop()));

@@ -111,7 +111,7 @@ export class OpenAIEngine {
       r = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
-      throw new Error(`${this.base}${path}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${this.base}${path}: ${(e as Error).message} (is the server up, and, for a web page, does it allow this page's origin?)`, { cause: e });
     }
     if (!r.ok) {
       const text = await r.text();
