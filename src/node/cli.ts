@@ -117,11 +117,11 @@ async function plan(cmd: Extract<Command, { kind: 'plan' }>): Promise<void> {
   print(planTable(p));
   print('');
   print(`weights ${GB(p.totalWeights)} (${cmd.quantize ?? cmd.dtype ?? 'bf16'}), context ${cmd.context ?? DEFAULTS.context} tokens; ` + (p.fits ? 'fits.' : `does not fit: ${GB(p.shortfall)} short.`));
-  print(`predicted decode: ${p.tokensPerSecond.toFixed(2)} tokens/s for one sequence (hops ${(p.hopSeconds * 1000).toFixed(2)} ms/token)`);
+  print(`predicted decode${p.fits ? '' : ' (were the memory there)'}: ${p.tokensPerSecond.toFixed(2)} tokens/s for one sequence (hops ${(p.hopSeconds * 1000).toFixed(2)} ms/token)`);
   print(
     `assumed: a token reads its layers' attention, router, norms, top-${config.expertsPerToken} experts and shared expert once, at each executor's read rate ` +
       `(default ${DEFAULTS.deviceBandwidth / 1e9} GB/s a device, ${DEFAULTS.remoteBandwidth / 1e9} GB/s a remote; give SIZE@BW to state one); ` +
-      `a remote hop ${DEFAULTS.linkLatency * 1000} ms + 2 hidden rows at ${DEFAULTS.linkBandwidth / 1e9} GB/s, a local hop ${DEFAULTS.localHop * 1000} ms.`,
+      `the coordinator relays the hidden state: to each remote and back ${DEFAULTS.linkLatency * 1000} ms + 2 hidden rows at ${DEFAULTS.linkBandwidth / 1e9} GB/s, into each further local device ${DEFAULTS.localHop * 1000} ms.`,
   );
 }
 

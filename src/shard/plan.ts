@@ -104,7 +104,7 @@ export interface Plan {
   /** False when the executors' memory cannot hold the model: `shortfall` bytes are missing. */
   fits: boolean;
   shortfall: number;
-  /** Seconds one token spends on the hops between executors. */
+  /** Seconds one token spends on the hops: a round trip to each remote, a copy into each further device. */
   hopSeconds: number;
   /** Predicted decode rate of one sequence: 1 / (every executor's seconds + the hops). */
   tokensPerSecond: number;
@@ -166,13 +166,16 @@ export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: P
     shortfall += Math.max(0, p.weights + p.state - p.executor.bytes);
     p.seconds = p.active / p.executor.bandwidth;
   }
+  // The coordinator relays the residual stream: a round trip to each remote executor, a copy
+  // through the CPU into each local device after the first.
   const hidden = c.hiddenSize * 4;
   let hopSeconds = 0;
-  const used = placements.filter((p) => p.layers);
-  for (let i = 1; i < used.length; i++) {
-    const remote = used[i].executor.kind === 'remote' || used[i - 1].executor.kind === 'remote';
-    hopSeconds += remote ? (opts.linkLatency ?? DEFAULTS.linkLatency) + (2 * hidden) / (opts.linkBandwidth ?? DEFAULTS.linkBandwidth) : (opts.localHop ?? DEFAULTS.localHop);
-  }
+  placements
+    .filter((p) => p.layers)
+    .forEach((p, i) => {
+      if (p.executor.kind === 'remote') hopSeconds += (opts.linkLatency ?? DEFAULTS.linkLatency) + (2 * hidden) / (opts.linkBandwidth ?? DEFAULTS.linkBandwidth);
+      else if (i > 0) hopSeconds += opts.localHop ?? DEFAULTS.localHop;
+    });
   const seconds = placements.reduce((s, p) => s + p.seconds, 0) + hopSeconds;
   return { placements, fits: shortfall === 0, shortfall, hopSeconds, tokensPerSecond: 1 / seconds, totalWeights: placements.reduce((s, p) => s + p.weights, 0) };
 }
