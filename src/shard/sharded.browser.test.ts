@@ -20,7 +20,9 @@ afterAll(() => commands.stopShards());
 
 const CASES = [
   { folder: 'golden/tiny_pow2_f32', layers: 6, ids: async () => (await sharedJson('golden/tiny_pow2_f32/manifest.json')).input_ids as number[] },
+  { folder: 'golden/tiny_odd_heads_bf16', layers: 5, ids: async () => (await sharedJson('golden/tiny_odd_heads_bf16/manifest.json')).input_ids as number[] },
   { folder: 'models/stories260k', layers: 5, ids: async () => (await sharedJson('models/stories260k/expected.json')).dtypes.float32.prompts[3].input_ids as number[] },
+  { folder: 'models/tiny-hybrid-stories', layers: 8, ids: async () => (await sharedJson('models/tiny-hybrid-stories/expected.json')).dtypes.float32.prompts[2].input_ids as number[] },
 ];
 
 async function run(folder: string, ids: number[], opts: Partial<EngineOptions>): Promise<{ logits: Float32Array; greedy: number[] }> {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket as WsWebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
-import { Model } from '../engine/model';
+import { Model, type ModelOptions } from '../engine/model';
 import { nodeGpuDevice } from '../node/gpu';
 import { nodeSource } from '../node/source';
 import { startShardProcess, type ShardProcess } from '../node/testing';
@@ -78,8 +78,8 @@ for (const [name, make] of Object.entries(CASES)) {
       await Promise.all(procs.map((p) => p.stop()));
     });
 
-    const check = async (opts: ShardingOptions, what: string) => {
-      const model = await loadSharded(ckpt, { ...opts, model: {}, getDevice: nodeGpuDevice, WebSocket: WsWebSocket as unknown as WebSocketClass });
+    const check = async (opts: ShardingOptions, what: string, modelOpts: ModelOptions = {}) => {
+      const model = await loadSharded(ckpt, { ...opts, model: modelOpts, getDevice: nodeGpuDevice, WebSocket: WsWebSocket as unknown as WebSocketClass });
       try {
         expect(model.executors.length).toBeGreaterThanOrEqual(2);
         const logits = await model.forward(c.ids, 'all');
@@ -95,6 +95,10 @@ for (const [name, make] of Object.entries(CASES)) {
 
     test('2 local devices', async () => {
       await check({ devices: 2 }, '2 devices');
+    });
+
+    test('2 local devices, experts streamed through half-size caches with next-layer prefetch', async () => {
+      await check({ devices: 2 }, '2 devices, streamed experts', { expertBudget: 0.5, prefetch: 'next' });
     });
 
     test('a local device and a shard process', async () => {
