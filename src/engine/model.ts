@@ -5,7 +5,7 @@ import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
-import { attention } from '../gpu/attention';
+import { attention, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
 import { kvAppend } from '../gpu/kvAppend';
 import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
@@ -33,6 +33,8 @@ export interface ModelOptions extends GpuOptions {
   lightningBlock?: number;
   /** Most tokens run through the layers at once; longer prompts are prefilled in chunks. */
   prefillChunk?: number;
+  /** Tokens a KV cache page holds (default: pages of about 8 MiB, see kvPageTokens). */
+  kvPageTokens?: number;
   onProgress?: (p: LoadProgress) => void;
   /**
    * Stream experts through a GPU cache holding this fraction of each layer's experts (at least top_k);
@@ -66,10 +68,21 @@ export type LogitsWanted = 'all' | 'last' | 'none';
  */
 export type PartInput = ArrayLike<number> | { hidden: Float32Array };
 
+/** A softmax layer's KV cache: pages of pageTokens tokens, added as the sequence grows (never copied). */
 interface KvCache {
-  k: GPUBuffer;
-  v: GPUBuffer;
-  capacity: number; // tokens
+  pages: KvPage[];
+}
+
+/**
+ * Tokens of a KV page: about 8 MiB of keys (and as much of values) a page and a layer, a power of two
+ * from 16 to 65536 tokens, no more than max_position_embeddings needs, within one storage binding.
+ */
+export function kvPageTokens(c: ModelConfig, maxBindingBytes: number): number {
+  const rowBytes = c.numKvHeads * c.headDim * 4;
+  const cap = Math.min(8 << 20, maxBindingBytes);
+  let t = 16;
+  while (t < 65536 && 2 * t * rowBytes <= cap && (c.maxPositions === null || t < c.maxPositions)) t *= 2;
+  return t;
 }
 
 /**
@@ -92,7 +105,7 @@ export class Sequence {
 
   destroy(): void {
     for (const b of this.state) b?.destroy();
-    for (const kv of this.kv) kv && (kv.k.destroy(), kv.v.destroy());
+    for (const kv of this.kv) for (const p of kv?.pages ?? []) p.k.destroy(), p.v.destroy();
     this.kv.fill(null);
   }
 }
@@ -113,6 +126,8 @@ export class Model {
   private busy = false;
   private readonly block: number;
   private readonly chunk: number;
+  /** Tokens of a KV page. */
+  readonly pageTokens: number;
   private readonly prefetch: 'layer' | 'next' | null;
 
   private constructor(
@@ -130,6 +145,11 @@ export class Model {
     if (!Number.isInteger(this.block) || this.block < 1) throw new RangeError(`lightningBlock must be a positive integer, got ${this.block}`);
     if (!Number.isInteger(this.chunk) || this.chunk < 1) throw new RangeError(`prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
     this.range = opts.layers ?? { from: 0, to: c.numLayers };
+    if (this.hasSoftmax() && c.headDim > MAX_HEAD_DIM) throw new RangeError(`head_dim ${c.headDim}: softmax attention holds at most ${MAX_HEAD_DIM}`);
+    this.pageTokens = opts.kvPageTokens ?? kvPageTokens(c, gpu.maxBindingBytes);
+    const rowBytes = c.numKvHeads * c.headDim * 4;
+    if (!Number.isInteger(this.pageTokens) || this.pageTokens < 1 || this.pageTokens * rowBytes > gpu.maxBindingBytes)
+      throw new RangeError(`kvPageTokens must be a positive integer of at most ${Math.floor(gpu.maxBindingBytes / rowBytes)} (one storage binding), got ${opts.kvPageTokens}`);
     this.ws = new Workspace(gpu, c, this.chunk, this.block);
     this.decay = c.layerKinds.map((k, i) =>
       k === 'lightning' && this.runs(i) ? gpu.upload(decayTable(lightningDecays(i, c.numLayers, c.numHeads), this.block), `decay ${i}`) : null,
@@ -455,13 +475,15 @@ export class Model {
     const stride = qw + 2 * kvWidth;
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
     rope(gpu, rec, { table: ws.rope, tableRow0: ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
-    const kv = this.kvCache(rec, i, this.position + n);
-    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, k: kv.k, v: kv.v });
+    const kv = this.kvCache(i, this.position + n);
+    const pageTokens = this.pageTokens;
+    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, pages: kv.pages, pageTokens });
     attention(gpu, rec, {
       q: ws.qkv,
       qStride: stride,
-      k: kv.k,
-      v: kv.v,
+      pages: kv.pages,
+      pageTokens,
+      part: ws.attentionScratch,
       o: ws.attn,
       n,
       past: this.position,
@@ -472,24 +494,16 @@ export class Model {
     this.projectAndJoin(rec, L.attn.o_proj, n, c.fullAlpha, c.fullBeta);
   }
 
-  /** The KV cache of layer i, grown (doubling, contents copied) to hold `tokens`. */
-  private kvCache(rec: Recorder, i: number, tokens: number): KvCache {
+  /** The KV cache of layer i with pages enough for `tokens`: new pages are added, none is copied. */
+  private kvCache(i: number, tokens: number): KvCache {
     const c = this.config;
-    const rowBytes = c.numKvHeads * c.headDim * 4;
     const kv0 = this.seq.kv;
-    const old = kv0[i];
-    if (old && old.capacity >= tokens) return old;
-    let capacity = Math.max(old ? old.capacity * 2 : 256, tokens);
-    capacity = Math.min(capacity, Math.floor(this.gpu.maxBindingBytes / rowBytes));
-    if (capacity < tokens)
-      throw new Error(`context of ${tokens} tokens: the KV cache of layer ${i} would exceed one storage binding (${this.gpu.maxBindingBytes} bytes)`);
-    const kv = { k: this.gpu.buffer(capacity * rowBytes, `k cache ${i}`), v: this.gpu.buffer(capacity * rowBytes, `v cache ${i}`), capacity };
-    if (old) {
-      rec.copy(old.k, 0, kv.k, 0, this.position * rowBytes);
-      rec.copy(old.v, 0, kv.v, 0, this.position * rowBytes);
-      rec.afterSubmit(() => (old.k.destroy(), old.v.destroy()));
+    const kv = (kv0[i] ??= { pages: [] });
+    const bytes = this.pageTokens * c.numKvHeads * c.headDim * 4;
+    while (kv.pages.length * this.pageTokens < tokens) {
+      const p = kv.pages.length;
+      kv.pages.push({ k: this.gpu.buffer(bytes, `k cache ${i} page ${p}`), v: this.gpu.buffer(bytes, `v cache ${i} page ${p}`) });
     }
-    kv0[i] = kv;
     return kv;
   }
 

@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../model/config';
 import { INDIRECT_STORAGE, type Gpu } from '../gpu/gpu';
+import { attentionScratchFloats } from '../gpu/attention';
 
 /** Activation buffers for up to `tokens` tokens at a time, reused by every forward call. */
 export class Workspace {
@@ -12,6 +13,8 @@ export class Workspace {
   readonly attn: GPUBuffer; // [tokens, nh·hd] attention output before its projection
   readonly lightningScores: GPUBuffer; // [nh, block, block] one prefill block's decayed scores
   readonly rope: GPUBuffer; // [tokens, rd/2, 2]
+  /** Softmax attention's running (m, l, acc) of each split (src/gpu/attention.ts): bounded, whatever the context. */
+  readonly attentionScratch: GPUBuffer;
   readonly routerLogits: GPUBuffer; // [tokens, E]
   readonly routeIdx: GPUBuffer; // [tokens, k] u32
   readonly routeWeight: GPUBuffer; // [tokens, k]
@@ -59,6 +62,8 @@ export class Workspace {
     this.attn = f(tokens * qw, 'attn');
     this.lightningScores = f(c.layerKinds.includes('lightning') ? c.numHeads * lightningBlock * lightningBlock : 1, 'lightning scores');
     this.rope = f(tokens * c.rotaryDim, 'rope');
+    // n·nh·splits ≤ max(n·nh, attentionThreads + n·nh) (attentionSplits).
+    this.attentionScratch = f(c.layerKinds.includes('softmax') ? attentionScratchFloats(1, 1, c.headDim, gpu.choices.attentionThreads + tokens * c.numHeads) : 1, 'attention scratch');
     this.routerLogits = f(tokens * Math.max(c.numExperts, 1), 'router logits');
     this.routeIdx = f(tokens * k, 'route idx');
     this.routeWeight = f(tokens * k, 'route weight');

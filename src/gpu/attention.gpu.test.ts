@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
-import { attention } from './attention';
+import { attention, attentionScratchFloats, attentionSplits } from './attention';
 import { kvAppend } from './kvAppend';
 import { rope, ropeTable } from './rope';
 import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS } from './testing';
@@ -38,46 +38,72 @@ describe('rope (rotate-half on the first rotary_dim channels)', () => {
 });
 
 describe('kvAppend', () => {
-  it('appends keys and values from strided rows at a position, leaving the rest of the cache', async () => {
-    const [n, width, stride, kCol, vCol, pos, capacity] = [4, 6, 23, 9, 15, 5, 12];
-    const gpu = await testGpu();
-    const src = randn(n * stride, 3);
-    const k0 = randn(capacity * width, 4);
-    const v0 = randn(capacity * width, 5);
-    const [k, v] = [gpu.upload(k0, 'k'), gpu.upload(v0, 'v')];
-    await run(gpu, (rec) => kvAppend(gpu, rec, { src: gpu.upload(src, 'src'), stride, kCol, vCol, width, n, pos, k, v }));
-    const [gk, gv] = [await readF32(gpu, k, k0.length), await readF32(gpu, v, v0.length)];
-    for (let r = 0; r < capacity; r++)
-      for (let c = 0; c < width; c++) {
-        const t = r - pos;
-        const inside = t >= 0 && t < n;
-        expect(gk[r * width + c]).toBe(inside ? src[t * stride + kCol + c] : k0[r * width + c]);
-        expect(gv[r * width + c]).toBe(inside ? src[t * stride + vCol + c] : v0[r * width + c]);
+  for (const [n, pos, pageTokens] of [
+    [4, 5, 12],
+    [9, 3, 4], // across three pages
+    [1, 7, 8], // the last row of a page
+  ])
+    it(`${n} tokens at ${pos} into pages of ${pageTokens}: strided rows in, the rest of each page kept`, async () => {
+      const [width, stride, kCol, vCol] = [6, 23, 9, 15];
+      const gpu = await testGpu();
+      const src = randn(n * stride, 3);
+      const count = Math.ceil((pos + n) / pageTokens);
+      const k0 = Array.from({ length: count }, (_, i) => randn(pageTokens * width, 4 + i));
+      const v0 = Array.from({ length: count }, (_, i) => randn(pageTokens * width, 40 + i));
+      const pages = k0.map((k, i) => ({ k: gpu.upload(k, 'k'), v: gpu.upload(v0[i], 'v') }));
+      await run(gpu, (rec) => kvAppend(gpu, rec, { src: gpu.upload(src, 'src'), stride, kCol, vCol, width, n, pos, pages, pageTokens }));
+      for (let i = 0; i < count; i++) {
+        const [gk, gv] = [await readF32(gpu, pages[i].k, pageTokens * width), await readF32(gpu, pages[i].v, pageTokens * width)];
+        for (let r = 0; r < pageTokens; r++)
+          for (let c = 0; c < width; c++) {
+            const t = i * pageTokens + r - pos;
+            const inside = t >= 0 && t < n;
+            expect(gk[r * width + c]).toBe(inside ? src[t * stride + kCol + c] : k0[i][r * width + c]);
+            expect(gv[r * width + c]).toBe(inside ? src[t * stride + vCol + c] : v0[i][r * width + c]);
+          }
       }
-  });
+    });
 });
 
-describe('attention (causal, GQA, over a KV cache)', () => {
-  for (const [n, past, nh, nkv, hd, qStride = nh * hd] of [
-    [7, 0, 4, 2, 24], // prefill
-    [1, 70, 6, 2, 16], // decode: more keys than a workgroup
-    [5, 131, 3, 1, 10], // chunked prefill after a past
-    [2, 3, 8, 8, 130], // head_dim larger than the workgroup
-    [3, 4, 4, 2, 12, 4 * 12 + 2 * 2 * 12], // q the first heads of q|k|v rows
+describe('attention (causal, GQA, over a paged KV cache)', () => {
+  for (const [n, past, nh, nkv, hd, pageTokens, qStride = nh * hd] of [
+    [7, 0, 4, 2, 24, 256], // prefill, one page
+    [1, 70, 6, 2, 16, 256], // decode: keys split many ways
+    [5, 131, 3, 1, 10, 32], // chunked prefill after a past, over 5 pages
+    [2, 3, 8, 8, 130, 2], // head_dim over a hundred, pages of 2 tokens
+    [3, 4, 4, 2, 12, 5, 4 * 12 + 2 * 2 * 12], // q the first heads of q|k|v rows, a page of 5
+    [1, 1000, 2, 1, 256, 300], // the largest head_dim, a last page partly full
   ])
     for (const variant of VARIANTS)
-    it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd} q rows of ${qStride}, workgroups of ≤ ${variant.choices.barrierWorkgroup}`, async () => {
-      const gpu = await testGpu(variant);
-      const q = randn(n * nh * hd, 1, 0.6);
-      // q's rows inside wider ones (the rest is noise the kernel must not read)
-      const rows = randn(n * qStride, 7);
-      for (let t = 0; t < n; t++) rows.set(q.subarray(t * nh * hd, (t + 1) * nh * hd), t * qStride);
-      const K = randn((past + n) * nkv * hd, 2, 0.6);
-      const V = randn((past + n) * nkv * hd, 3);
-      const o = gpu.buffer(n * nh * hd * 4, 'o');
-      await run(gpu, (rec) =>
-        attention(gpu, rec, { q: gpu.upload(rows, 'q'), qStride, k: gpu.upload(K, 'k'), v: gpu.upload(V, 'v'), o, n, past, numHeads: nh, numKvHeads: nkv, headDim: hd }),
-      );
-      expect(maxAbsDiff(await readF32(gpu, o, n * nh * hd), ref.attention(q, K, V, n, nh, nkv, hd, past))).toBeLessThan(1e-5);
-    });
+      it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd}, pages of ${pageTokens}, q rows of ${qStride}, ${variant.choices.attentionThreads} threads`, async () => {
+        const gpu = await testGpu(variant);
+        const q = randn(n * nh * hd, 1, 0.6);
+        // q's rows inside wider ones (the rest is noise the kernel must not read)
+        const rows = randn(n * qStride, 7);
+        for (let t = 0; t < n; t++) rows.set(q.subarray(t * nh * hd, (t + 1) * nh * hd), t * qStride);
+        const total = past + n;
+        const K = randn(total * nkv * hd, 2, 0.6);
+        const V = randn(total * nkv * hd, 3);
+        const w = nkv * hd;
+        // Pages of pageTokens rows, the last one's tail noise (the kernel must stop at the last key).
+        const pages = Array.from({ length: Math.ceil(total / pageTokens) }, (_, i) => {
+          const page = (X: Float32Array, seed: number) => {
+            const data = randn(pageTokens * w, seed);
+            data.set(X.subarray(i * pageTokens * w, Math.min(total, (i + 1) * pageTokens) * w));
+            return gpu.upload(data, 'kv page');
+          };
+          return { k: page(K, 50 + i), v: page(V, 90 + i) };
+        });
+        const splits = attentionSplits(gpu, n, nh, Math.min(pageTokens, total));
+        const part = gpu.buffer(attentionScratchFloats(n, nh, hd, splits) * 4, 'part');
+        const o = gpu.buffer(n * nh * hd * 4, 'o');
+        await run(gpu, (rec) => attention(gpu, rec, { q: gpu.upload(rows, 'q'), qStride, pages, pageTokens, part, o, n, past, numHeads: nh, numKvHeads: nkv, headDim: hd }));
+        expect(maxAbsDiff(await readF32(gpu, o, n * nh * hd), ref.attention(q, K, V, n, nh, nkv, hd, past))).toBeLessThan(1e-5);
+      });
+
+  it('a head_dim over the kernel\'s registers is refused', async () => {
+    const gpu = await testGpu();
+    const b = gpu.buffer(64, 'b');
+    expect(() => attention(gpu, gpu.recorder(), { q: b, pages: [{ k: b, v: b }], pageTokens: 4, part: b, o: b, n: 1, past: 0, numHeads: 1, numKvHeads: 1, headDim: 260 })).toThrow(/head_dim 260/);
+  });
 });

@@ -1,11 +1,23 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 
+/** The largest head_dim the kernel holds in registers (shaders/attention.wgsl MAX_HD). */
+export const MAX_HEAD_DIM = 256;
+
+/** One page of a layer's KV cache: tokens page·pageTokens … of the sequence, [pageTokens, nkv, hd] f32 each. */
+export interface KvPage {
+  k: GPUBuffer;
+  v: GPUBuffer;
+}
+
 export interface AttentionArgs {
   q: GPUBuffer; // [n, qStride], its first nh·hd values the heads, RoPE applied
   qStride?: number; // default nh·hd
-  k: GPUBuffer; // KV cache [past + n, nkv, hd]
-  v: GPUBuffer;
+  /** The KV cache in pages of pageTokens tokens; they hold the past + n keys. */
+  pages: KvPage[];
+  pageTokens: number;
+  /** Scratch of at least attentionScratchFloats(…) floats. */
+  part: GPUBuffer;
   o: GPUBuffer; // [n, nh, hd]
   n: number;
   past: number;
@@ -14,16 +26,53 @@ export interface AttentionArgs {
   headDim: number;
 }
 
+/**
+ * How many ways each page's keys are split: enough (query, head, split) invocations to keep the
+ * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys.
+ */
+export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
+  const want = Math.ceil(gpu.choices.attentionThreads / (n * numHeads));
+  return Math.max(1, Math.min(want, Math.ceil(keys / 16)));
+}
+
+/** Floats of scratch attention needs for n queries (at most `splits` splits a page). */
+export function attentionScratchFloats(n: number, numHeads: number, headDim: number, splits: number): number {
+  return n * numHeads * splits * (2 + headDim);
+}
+
+/** Workgroup counts for `count` invocations of 64, past the 65535 limit of one dimension. */
+function grid(count: number): [number, number] {
+  const groups = Math.ceil(count / 64);
+  return groups <= 65535 ? [groups, 1] : [65535, Math.ceil(groups / 65535)];
+}
+
 /** Causal GQA softmax attention of n new queries over past + n cached keys, scaled by 1/sqrt(hd). */
 export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
-  const pipeline = gpu.pipeline('attention', { HD: a.headDim, WG: Math.min(64, gpu.choices.barrierWorkgroup) });
-  const params = new Params()
-    .u32(a.n)
-    .u32(a.numHeads)
-    .u32(a.numKvHeads)
-    .u32(a.headDim)
-    .u32(a.past)
-    .f32(1 / Math.sqrt(a.headDim))
-    .u32(a.qStride ?? a.numHeads * a.headDim);
-  rec.dispatch(pipeline, params, [a.q, a.k, a.v, a.o], a.n, a.numHeads);
+  if (a.headDim > MAX_HEAD_DIM) throw new RangeError(`attention: head_dim ${a.headDim} is over the ${MAX_HEAD_DIM} the kernel holds`);
+  const total = a.past + a.n;
+  const used = Math.ceil(total / a.pageTokens);
+  if (a.pages.length < used) throw new RangeError(`attention: ${a.pages.length} KV pages of ${a.pageTokens} tokens cannot hold ${total}`);
+  const splits = attentionSplits(gpu, a.n, a.numHeads, Math.min(a.pageTokens, total));
+  const page = gpu.pipeline('attention', {}, 'page');
+  const qStride = a.qStride ?? a.numHeads * a.headDim;
+  const params = (page0: number, pageLen: number, first: boolean) =>
+    new Params()
+      .u32(a.n)
+      .u32(a.numHeads)
+      .u32(a.numKvHeads)
+      .u32(a.headDim)
+      .u32(a.past)
+      .f32(1 / Math.sqrt(a.headDim))
+      .u32(qStride)
+      .u32(splits)
+      .u32(page0)
+      .u32(pageLen)
+      .u32(first ? 1 : 0);
+  const [x, y] = grid(a.n * a.numHeads * splits);
+  for (let i = 0; i < used; i++) {
+    const page0 = i * a.pageTokens;
+    rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, null], x, y);
+  }
+  const [rx, ry] = grid(a.n * a.numHeads * a.headDim);
+  rec.dispatch(gpu.pipeline('attention', {}, 'reduce'), params(0, 0, false), [null, null, null, a.part, a.o], rx, ry);
 }

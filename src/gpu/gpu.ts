@@ -24,8 +24,10 @@ export interface KernelChoices {
   tileRows: 1 | 64;
   /** How int8/int4 bytes are widened (shaders/chunkDot.wgsl): 1 = unpack builtins, 0 = integer operations. */
   unpackBytes: 0 | 1;
-  /** Most invocations in a workgroup that synchronises with barriers (attention, argmax). */
+  /** Most invocations in a workgroup that synchronises with barriers (argmax). */
   barrierWorkgroup: number;
+  /** Invocations attention aims to keep in flight, splitting the keys when there are few queries (decode). */
+  attentionThreads: number;
   /** One-token matmul (shaders/matmul.wgsl): 4 rows an invocation, or 16 rows a workgroup with k split 16 ways. */
   gemv: 'rows' | 'sliced';
 }
@@ -39,14 +41,16 @@ export interface KernelChoices {
  * - A GPU needs many invocations in flight to reach its bandwidth: gemv's 4 rows an invocation leave a
  *   9216-row matrix 2304 of them, gemvSliced 147456 (not measured here: no GPU was at hand; CPU adapters
  *   keep gemv, barrier-free).
- * - SwiftShader runs a workgroup's barriers as switches between its groups of 4 lanes: stories260k's
- *   decode attention takes 405 µs a token with workgroups of 4, 1763 µs with 64; argmax 35 µs with 4, 424 µs with 256.
+ * - SwiftShader runs a workgroup's barriers as switches between its groups of 4 lanes: argmax takes
+ *   35 µs with workgroups of 4, 424 µs with 256.
+ * - Attention needs no barrier; a CPU adapter runs a workgroup of 64 on one thread, so a few of them
+ *   keep its cores busy, where a GPU wants thousands of invocations.
  */
 export function kernelChoices(info: GPUAdapterInfo | undefined): KernelChoices {
   const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
   const swiftshader = /swiftshader/i.test(text);
   const cpu = !!info && (info.isFallbackAdapter || swiftshader || /llvmpipe|lavapipe/i.test(text));
-  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256, gemv: cpu ? 'rows' : 'sliced' };
+  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256, gemv: cpu ? 'rows' : 'sliced', attentionThreads: cpu ? 256 : 16384 };
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */

@@ -28,8 +28,8 @@ export function testGpu(opts: { maxTensorPartBytes?: number; choices?: Partial<K
 
 /** The kernel variants every kernel test runs: both tile heights, both ways of widening bytes. */
 export const VARIANTS: { choices: Partial<KernelChoices> }[] = [
-  { choices: { tileRows: 1, unpackBytes: 1, barrierWorkgroup: 4, gemv: 'rows' } },
-  { choices: { tileRows: 64, unpackBytes: 0, barrierWorkgroup: 256, gemv: 'sliced' } },
+  { choices: { tileRows: 1, unpackBytes: 1, barrierWorkgroup: 4, gemv: 'rows', attentionThreads: 256 } },
+  { choices: { tileRows: 64, unpackBytes: 0, barrierWorkgroup: 256, gemv: 'sliced', attentionThreads: 16384 } },
 ];
 
 /** Records with `body`, submits, and throws on any validation or out-of-memory error. */

@@ -85,7 +85,7 @@ describe('defaults and alternative names', () => {
       vocabSize: 100, hiddenSize: 32, numLayers: 3, numHeads: 4, numKvHeads: 4, headDim: 8, rotaryDim: 8, ropeTheta: 1e6,
       layerKinds: ['lightning', 'softmax', 'lightning'], linearAlpha: 1, linearBeta: 1, fullAlpha: 1, fullBeta: 1, mlpAlpha: 1, mlpBeta: 1,
       postnorm: false, rmsNormEps: 1e-5, intermediateSize: 48, numExperts: 4, expertsPerToken: 2, sharedIntermediateSize: 0,
-      tieWordEmbeddings: false, blockSize: null, modelType: null, quantization: null,
+      tieWordEmbeddings: false, blockSize: null, maxPositions: null, modelType: null, quantization: null,
     });
   });
 

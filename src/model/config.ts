@@ -45,6 +45,8 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   /** Optional `block_size` (transformers) / `block` (vLLM); null if absent. Does not change results. */
   blockSize: number | null;
+  /** `max_position_embeddings`: the longest sequence the model was made for; null if absent. */
+  maxPositions: number | null;
   modelType: string | null;
   /** A pre-quantized checkpoint's format (`quantization_config` written by `lightmoe quantize`); null if none. */
   quantization: 'int8' | 'int4' | null;
@@ -194,6 +196,7 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
 
   const blockField = ['block_size', 'block'].find(has);
   const blockSize = blockField ? posInt(blockField, cfg[blockField]) : null;
+  const maxPositions = has('max_position_embeddings') ? posInt('max_position_embeddings', cfg.max_position_embeddings) : null;
 
   let modelType: string | null = null;
   if (has('model_type')) {
@@ -247,6 +250,7 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
     sharedIntermediateSize,
     tieWordEmbeddings: bool('tie_word_embeddings', false),
     blockSize,
+    maxPositions,
     modelType,
     quantization,
   };
