@@ -16,8 +16,8 @@ const NONE = -3.0e38; // the running max before any key
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;          // [n, qStride] f32, the nh heads first, RoPE applied
-@group(0) @binding(2) var<storage, read> kc: array<f32>;         // one page: [pageLen (or more), nkv, hd] f32, tokens page0 …
-@group(0) @binding(3) var<storage, read> vc: array<f32>;         // one page, as kc
+@group(0) @binding(2) var<storage, read> kc: array<vec4f>;       // one page: [pageLen (or more), nkv, ⌈hd/4⌉] quads, zero past hd; tokens page0 …
+@group(0) @binding(3) var<storage, read> vc: array<vec4f>;       // one page, as kc
 @group(0) @binding(4) var<storage, read_write> part: array<f32>; // [n, nh, splits, 2 + hd]: m, l, acc of each split
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;    // [n, nh, hd] f32
 
@@ -30,38 +30,72 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   let t = i / (p.splits * p.nh);
   let g = j / (p.nh / p.nkv);
   let pb = i * (2u + p.hd);
+  let quads = (p.hd + 3u) / 4u;
   var m = NONE;
   var l = 0.0;
-  var acc: array<f32, MAX_HD>;
+  // Registers as quads: one loop step moves four channels.
+  var acc: array<vec4f, MAX_HD / 4u>;
+  var qv: array<vec4f, MAX_HD / 4u>;
+  let qb = t * p.qStride + j * p.hd;
+  for (var c = 0u; c < quads; c++) {
+    let e = 4u * c;
+    let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(p.hd);
+    qv[c] = select(vec4f(0.0), vec4f(q[qb + e], q[qb + e + 1u], q[qb + e + 2u], q[qb + e + 3u]) * p.scale, mask);
+    acc[c] = vec4f(0.0);
+    if (p.first == 0u) { acc[c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
+  }
   if (p.first == 0u) {
     m = part[pb];
     l = part[pb + 1u];
-    for (var c = 0u; c < p.hd; c++) { acc[c] = part[pb + 2u + c]; }
-  } else {
-    for (var c = 0u; c < p.hd; c++) { acc[c] = 0.0; }
   }
-  var qv: array<f32, MAX_HD>;
-  let qb = t * p.qStride + j * p.hd;
-  for (var c = 0u; c < p.hd; c++) { qv[c] = q[qb + c] * p.scale; }
+  // Rows of quads: KV rows are padded to whole quads (zeros), so a head_dim need not be a multiple of 4.
   // This split's keys of the page, cut at the last one the query sees (causal).
   let chunk = (p.pageLen + p.splits - 1u) / p.splits;
   let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
   let k0 = s * chunk;
   let k1 = min(k0 + chunk, visible);
-  for (var r = k0; r < k1; r++) {
-    let kb = (r * p.nkv + g) * p.hd;
-    var d = 0.0;
-    for (var c = 0u; c < p.hd; c++) { d += qv[c] * kc[kb + c]; }
+  // Keys four at a time: one rescale of the accumulator, and one pass over it, per four keys.
+  var r = k0;
+  for (; r + 4u <= k1; r += 4u) {
+    let kb = (r * p.nkv + g) * quads;
+    let stride = p.nkv * quads;
+    var d0 = vec4f(0.0);
+    var d1 = vec4f(0.0);
+    var d2 = vec4f(0.0);
+    var d3 = vec4f(0.0);
+    for (var c = 0u; c < quads; c++) {
+      let qc = qv[c];
+      d0 += qc * kc[kb + c];
+      d1 += qc * kc[kb + stride + c];
+      d2 += qc * kc[kb + 2u * stride + c];
+      d3 += qc * kc[kb + 3u * stride + c];
+    }
+    let one = vec4f(1.0);
+    let d = vec4f(dot(d0, one), dot(d1, one), dot(d2, one), dot(d3, one));
+    let mNew = max(m, max(max(d.x, d.y), max(d.z, d.w)));
+    let corr = exp(m - mNew);
+    let pr = exp(d - vec4f(mNew));
+    l = l * corr + dot(pr, one);
+    for (var c = 0u; c < quads; c++) {
+      acc[c] = acc[c] * corr + pr.x * vc[kb + c] + pr.y * vc[kb + stride + c] + pr.z * vc[kb + 2u * stride + c] + pr.w * vc[kb + 3u * stride + c];
+    }
+    m = mNew;
+  }
+  for (; r < k1; r++) {
+    let kb = (r * p.nkv + g) * quads;
+    var d4 = vec4f(0.0);
+    for (var c = 0u; c < quads; c++) { d4 += qv[c] * kc[kb + c]; }
+    let d = d4.x + d4.y + d4.z + d4.w;
     let mNew = max(m, d);
     let corr = exp(m - mNew);
     let pr = exp(d - mNew);
     l = l * corr + pr;
-    for (var c = 0u; c < p.hd; c++) { acc[c] = acc[c] * corr + pr * vc[kb + c]; }
+    for (var c = 0u; c < quads; c++) { acc[c] = acc[c] * corr + pr * vc[kb + c]; }
     m = mNew;
   }
   part[pb] = m;
   part[pb + 1u] = l;
-  for (var c = 0u; c < p.hd; c++) { part[pb + 2u + c] = acc[c]; }
+  for (var c = 0u; c < p.hd; c++) { part[pb + 2u + c] = acc[c / 4u][c % 4u]; }
 }
 
 @compute @workgroup_size(64)

@@ -5,7 +5,7 @@ import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
-import { attention, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
+import { attention, kvHeadStride, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
 import { kvAppend } from '../gpu/kvAppend';
 import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
@@ -78,7 +78,7 @@ interface KvCache {
  * from 16 to 65536 tokens, no more than max_position_embeddings needs, within one storage binding.
  */
 export function kvPageTokens(c: ModelConfig, maxBindingBytes: number): number {
-  const rowBytes = c.numKvHeads * c.headDim * 4;
+  const rowBytes = c.numKvHeads * kvHeadStride(c.headDim) * 4;
   const cap = Math.min(8 << 20, maxBindingBytes);
   let t = 16;
   while (t < 65536 && 2 * t * rowBytes <= cap && (c.maxPositions === null || t < c.maxPositions)) t *= 2;
@@ -147,7 +147,7 @@ export class Model {
     this.range = opts.layers ?? { from: 0, to: c.numLayers };
     if (this.hasSoftmax() && c.headDim > MAX_HEAD_DIM) throw new RangeError(`head_dim ${c.headDim}: softmax attention holds at most ${MAX_HEAD_DIM}`);
     this.pageTokens = opts.kvPageTokens ?? kvPageTokens(c, gpu.maxBindingBytes);
-    const rowBytes = c.numKvHeads * c.headDim * 4;
+    const rowBytes = c.numKvHeads * kvHeadStride(c.headDim) * 4;
     if (!Number.isInteger(this.pageTokens) || this.pageTokens < 1 || this.pageTokens * rowBytes > gpu.maxBindingBytes)
       throw new RangeError(`kvPageTokens must be a positive integer of at most ${Math.floor(gpu.maxBindingBytes / rowBytes)} (one storage binding), got ${opts.kvPageTokens}`);
     this.ws = new Workspace(gpu, c, this.chunk, this.block);
@@ -477,7 +477,7 @@ export class Model {
     rope(gpu, rec, { table: ws.rope, tableRow0: ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
     const kv = this.kvCache(i, this.position + n);
     const pageTokens = this.pageTokens;
-    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, width: kvWidth, n, pos: this.position, pages: kv.pages, pageTokens });
+    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, heads: c.numKvHeads, headDim: c.headDim, n, pos: this.position, pages: kv.pages, pageTokens });
     attention(gpu, rec, {
       q: ws.qkv,
       qStride: stride,
@@ -499,7 +499,7 @@ export class Model {
     const c = this.config;
     const kv0 = this.seq.kv;
     const kv = (kv0[i] ??= { pages: [] });
-    const bytes = this.pageTokens * c.numKvHeads * c.headDim * 4;
+    const bytes = this.pageTokens * c.numKvHeads * kvHeadStride(c.headDim) * 4;
     while (kv.pages.length * this.pageTokens < tokens) {
       const p = kv.pages.length;
       kv.pages.push({ k: this.gpu.buffer(bytes, `k cache ${i} page ${p}`), v: this.gpu.buffer(bytes, `v cache ${i} page ${p}`) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
-import { attention, attentionScratchFloats, attentionSplits } from './attention';
+import { attention, attentionScratchFloats, attentionSplits, kvHeadStride } from './attention';
 import { kvAppend } from './kvAppend';
 import { rope, ropeTable } from './rope';
 import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS } from './testing';
@@ -38,29 +38,33 @@ describe('rope (rotate-half on the first rotary_dim channels)', () => {
 });
 
 describe('kvAppend', () => {
-  for (const [n, pos, pageTokens] of [
-    [4, 5, 12],
-    [9, 3, 4], // across three pages
-    [1, 7, 8], // the last row of a page
+  for (const [n, pos, pageTokens, heads, hd] of [
+    [4, 5, 12, 2, 3], // heads padded to quads
+    [9, 3, 4, 1, 8], // across three pages
+    [1, 7, 8, 3, 5], // the last row of a page
   ])
-    it(`${n} tokens at ${pos} into pages of ${pageTokens}: strided rows in, the rest of each page kept`, async () => {
-      const [width, stride, kCol, vCol] = [6, 23, 9, 15];
+    it(`${n} tokens at ${pos} into pages of ${pageTokens}, ${heads} heads of ${hd}: strided rows in, padding and the rest kept`, async () => {
+      const [stride, kCol, vCol] = [37, 9, 22];
+      const hdp = kvHeadStride(hd);
+      const row = heads * hdp;
       const gpu = await testGpu();
       const src = randn(n * stride, 3);
       const count = Math.ceil((pos + n) / pageTokens);
-      const k0 = Array.from({ length: count }, (_, i) => randn(pageTokens * width, 4 + i));
-      const v0 = Array.from({ length: count }, (_, i) => randn(pageTokens * width, 40 + i));
+      const k0 = Array.from({ length: count }, (_, i) => randn(pageTokens * row, 4 + i));
+      const v0 = Array.from({ length: count }, (_, i) => randn(pageTokens * row, 40 + i));
       const pages = k0.map((k, i) => ({ k: gpu.upload(k, 'k'), v: gpu.upload(v0[i], 'v') }));
-      await run(gpu, (rec) => kvAppend(gpu, rec, { src: gpu.upload(src, 'src'), stride, kCol, vCol, width, n, pos, pages, pageTokens }));
+      await run(gpu, (rec) => kvAppend(gpu, rec, { src: gpu.upload(src, 'src'), stride, kCol, vCol, heads, headDim: hd, n, pos, pages, pageTokens }));
       for (let i = 0; i < count; i++) {
-        const [gk, gv] = [await readF32(gpu, pages[i].k, pageTokens * width), await readF32(gpu, pages[i].v, pageTokens * width)];
+        const [gk, gv] = [await readF32(gpu, pages[i].k, pageTokens * row), await readF32(gpu, pages[i].v, pageTokens * row)];
         for (let r = 0; r < pageTokens; r++)
-          for (let c = 0; c < width; c++) {
-            const t = i * pageTokens + r - pos;
-            const inside = t >= 0 && t < n;
-            expect(gk[r * width + c]).toBe(inside ? src[t * stride + kCol + c] : k0[i][r * width + c]);
-            expect(gv[r * width + c]).toBe(inside ? src[t * stride + vCol + c] : v0[i][r * width + c]);
-          }
+          for (let h = 0; h < heads; h++)
+            for (let e = 0; e < hdp; e++) {
+              const t = i * pageTokens + r - pos;
+              const inside = t >= 0 && t < n && e < hd;
+              const at = r * row + h * hdp + e;
+              expect(gk[at]).toBe(inside ? src[t * stride + kCol + h * hd + e] : k0[i][at]);
+              expect(gv[at]).toBe(inside ? src[t * stride + vCol + h * hd + e] : v0[i][at]);
+            }
       }
     });
 });
@@ -84,12 +88,14 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
         const total = past + n;
         const K = randn(total * nkv * hd, 2, 0.6);
         const V = randn(total * nkv * hd, 3);
-        const w = nkv * hd;
-        // Pages of pageTokens rows, the last one's tail noise (the kernel must stop at the last key).
+        const hdp = kvHeadStride(hd);
+        // Pages of pageTokens rows of heads padded to quads: the padding and the last page's tail noise
+        // (the kernel must ignore the one and stop at the last key).
         const pages = Array.from({ length: Math.ceil(total / pageTokens) }, (_, i) => {
           const page = (X: Float32Array, seed: number) => {
-            const data = randn(pageTokens * w, seed);
-            data.set(X.subarray(i * pageTokens * w, Math.min(total, (i + 1) * pageTokens) * w));
+            const data = randn(pageTokens * nkv * hdp, seed);
+            for (let r = 0; r < pageTokens && i * pageTokens + r < total; r++)
+              for (let h = 0; h < nkv; h++) data.set(X.subarray(((i * pageTokens + r) * nkv + h) * hd, ((i * pageTokens + r) * nkv + h + 1) * hd), (r * nkv + h) * hdp);
             return gpu.upload(data, 'kv page');
           };
           return { k: page(K, 50 + i), v: page(V, 90 + i) };

@@ -4,7 +4,12 @@ import { Params } from './params';
 /** The largest head_dim the kernel holds in registers (shaders/attention.wgsl MAX_HD). */
 export const MAX_HEAD_DIM = 256;
 
-/** One page of a layer's KV cache: tokens page·pageTokens … of the sequence, [pageTokens, nkv, hd] f32 each. */
+/** Floats a KV head takes in a page: head_dim rounded up to whole quads (the rest zero). */
+export function kvHeadStride(headDim: number): number {
+  return Math.ceil(headDim / 4) * 4;
+}
+
+/** One page of a layer's KV cache: tokens page·pageTokens … of the sequence, [pageTokens, nkv, kvHeadStride] f32 each. */
 export interface KvPage {
   k: GPUBuffer;
   v: GPUBuffer;
