@@ -28,6 +28,9 @@ export interface ChatCompletionRequest {
   stop?: string | string[];
   /** lightmoe: tokens of reasoning before the engine closes </think> (default 40000). */
   thinking_budget?: number;
+  /** vLLM's extensions: go on past the eos token; more ids that end the reply. */
+  ignore_eos?: boolean;
+  stop_token_ids?: number[];
   signal?: AbortSignal;
 }
 
@@ -82,6 +85,8 @@ export class ChatCompletions {
       maxTokens: req.max_completion_tokens ?? req.max_tokens,
       stop,
       thinkingBudget: req.thinking_budget,
+      ignoreEos: req.ignore_eos,
+      stopIds: req.stop_token_ids,
       parseToolCalls: !!req.tools?.length,
       signal: req.signal,
       sampling: {
@@ -133,14 +138,19 @@ export class ChatCompletions {
       ...(includeUsage ? { usage: null } : {}),
     });
     return (async function* () {
-      yield chunk({ role: 'assistant', content: '', refusal: null });
+      // The role chunk waits for the first token, so that a request the engine refuses fails before
+      // anything is sent (a server can still answer it with an error status).
+      let started = false;
+      const role = () => ((started = true), chunk({ role: 'assistant', content: '', refusal: null }));
       for await (const c of gen) {
+        if (!started) yield role();
         const delta: ChatCompletionChunk['choices'][0]['delta'] = {};
         if (c.reasoning) delta.reasoning_content = delta.reasoning = c.reasoning;
         if (c.content) delta.content = c.content;
         if (delta.reasoning_content !== undefined || delta.content !== undefined) yield chunk(delta);
       }
       const r = await gen.result;
+      if (!started) yield role();
       if (r.toolCalls.length) yield chunk({ tool_calls: r.toolCalls.map((t, index) => ({ index, ...t })) });
       yield chunk({}, r.finishReason);
       if (includeUsage) yield { id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(r) } as ChatCompletionChunk;

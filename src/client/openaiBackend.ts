@@ -46,16 +46,17 @@ export interface RemoteModelInfo {
   backend: 'openai';
 }
 
-/** `data:` events of a server-sent event stream, until `[DONE]`. */
-async function* events(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
+/** `data:` events of a server-sent event stream, until `[DONE]` (a stream cut before it is an error). */
+async function* events(body: ReadableStream<Uint8Array>, url: string): AsyncGenerator<Record<string, unknown>> {
   const reader = body.getReader();
   const utf8 = new TextDecoder();
   let buf = '';
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buf += utf8.decode(value, { stream: true });
+      // The last event may lack its blank line.
+      if (done) buf += '\n\n';
+      else buf += utf8.decode(value, { stream: true });
       let end: number;
       while ((end = buf.search(/\r?\n\r?\n/)) >= 0) {
         const event = buf.slice(0, end);
@@ -72,9 +73,11 @@ async function* events(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<
         if (err) throw new OpenAIError(500, String(err.message ?? 'error'), (err.type as string) ?? null, (err.code as string) ?? null);
         yield v;
       }
+      if (done) throw new Error(`${url}: the event stream ended before [DONE]`);
     }
   } finally {
-    reader.releaseLock();
+    // A consumer that stops early (break) cancels the response: the server stops generating.
+    await reader.cancel().catch(() => {});
   }
 }
 
@@ -126,13 +129,14 @@ export class OpenAIEngine {
     return r;
   }
 
-  /** A request that unload() aborts, and the caller's signal too. */
-  private controller(signal?: AbortSignal): AbortController {
+  /** A request that unload() aborts, and the caller's signal too; `done` forgets it. */
+  private controller(signal?: AbortSignal): { ctl: AbortController; done: () => void } {
     const ctl = new AbortController();
     this.running.add(ctl);
+    const onAbort = () => ctl.abort();
     if (signal?.aborted) ctl.abort();
-    signal?.addEventListener('abort', () => ctl.abort(), { once: true });
-    return ctl;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return { ctl, done: () => (this.running.delete(ctl), signal?.removeEventListener('abort', onAbort)) };
   }
 
   /** The OpenAI Chat Completions API of the server, as the local engine's. */
@@ -140,20 +144,22 @@ export class OpenAIEngine {
   createChat(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
   async createChat(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { signal, ...body } = req;
-    const ctl = this.controller(signal);
+    const { ctl, done } = this.controller(signal);
+    let streaming = false;
     try {
       const r = await this.request('POST', '/chat/completions', { ...body, model: req.model ?? this.opts.model }, ctl.signal);
       if (!req.stream) return (await r.json()) as ChatCompletion;
-      const running = this.running;
+      streaming = true;
+      const url = this.base + '/chat/completions';
       return (async function* () {
         try {
-          for await (const e of events(r.body!)) yield e as unknown as ChatCompletionChunk;
+          for await (const e of events(r.body!, url)) yield e as unknown as ChatCompletionChunk;
         } finally {
-          running.delete(ctl);
+          done();
         }
       })();
     } finally {
-      if (!req.stream) this.running.delete(ctl);
+      if (!streaming) done();
     }
   }
 
@@ -161,7 +167,7 @@ export class OpenAIEngine {
   generate(prompt: string | number[], opts: GenerateOptions = {}): Generation {
     const { signal, onToken, sampling = {}, ...req } = opts;
     return generation(async (emit) => {
-      const ctl = this.controller(signal);
+      const { ctl, done } = this.controller(signal);
       const s = sampling;
       const body = Object.fromEntries(
         Object.entries({
@@ -214,7 +220,7 @@ export class OpenAIEngine {
       };
       try {
         const r = await this.request('POST', '/completions', body, ctl.signal);
-        for await (const e of events(r.body!)) {
+        for await (const e of events(r.body!, this.base + '/completions')) {
           const choice = (e.choices as Record<string, unknown>[] | undefined)?.[0];
           if (e.usage) {
             const u = e.usage as { prompt_tokens: number; completion_tokens: number };
@@ -232,7 +238,7 @@ export class OpenAIEngine {
         if (ctl.signal.aborted) throw abortError('generation');
         throw e;
       } finally {
-        this.running.delete(ctl);
+        done();
       }
       const last = split.flush();
       if (last.reasoning || last.content) push(-1, '', last);

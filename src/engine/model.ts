@@ -185,6 +185,11 @@ export class Model {
     return s;
   }
 
+  /** The sequence forward and reset act on. */
+  get sequence(): Sequence {
+    return this.seq;
+  }
+
   /** Makes `s` (made by this model's newSequence) the sequence that forward and reset act on. */
   useSequence(s: Sequence): void {
     if (this.busy) throw new Error('useSequence during a forward: await it first');

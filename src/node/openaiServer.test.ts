@@ -78,6 +78,9 @@ describe('lightmoe serve through the openai client', () => {
     await expect(client.chat.completions.create({ ...chatRequest, messages: [] })).rejects.toMatchObject({ status: 400, error: { param: 'messages' } });
     await expect(client.chat.completions.create({ ...chatRequest, model: 'gpt-9' })).rejects.toMatchObject({ status: 404, error: { code: 'model_not_found' } });
     await expect(client.completions.create({ model: 'stories260k', prompt: [1, 99999], max_tokens: 2 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/token id 99999 at position 1 is outside the vocabulary/) });
+    // Streamed, the refusal still comes as an error status, not as a 200 with an error event.
+    await expect(client.completions.create({ model: 'stories260k', prompt: [1, 99999], max_tokens: 2, stream: true })).rejects.toMatchObject({ status: 400 });
+    await expect(client.chat.completions.create({ ...chatRequest, logit_bias: { x: 1 } as never })).rejects.toMatchObject({ status: 400, error: { param: 'logit_bias' } });
     const raw = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: '{"messages": [' });
     expect(raw.status).toBe(400);
     expect(await raw.json()).toMatchObject({ error: { message: 'the request body is not valid JSON', type: 'invalid_request_error' } });

@@ -111,7 +111,16 @@ function common(b: Body) {
     // vLLM's extensions, which backend 'openai' sends
     ignoreEos: b.ignore_eos === true,
     stopIds: stopIds(b),
+    logitBias: logitBias(b),
   };
+}
+
+function logitBias(b: Body): Record<string, number> | undefined {
+  const v = b.logit_bias;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v) || Object.entries(v).some(([k, x]) => !/^\d+$/.test(k) || typeof x !== 'number' || !(x >= -100 && x <= 100)))
+    throw bad('logit_bias must map token ids to numbers in [-100, 100]', 'logit_bias');
+  return v as Record<string, number>;
 }
 
 function stopIds(b: Body): number[] | undefined {
@@ -172,11 +181,17 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
   };
   const errorBody = (e: ApiError) => ({ error: { message: e.message, type: e.type, param: e.param, code: e.code } });
 
-  /** Server-sent events: `data: <json>` lines, then `data: [DONE]`. An error after the headers is one more event. */
+  /**
+   * Server-sent events: `data: <json>` lines, then `data: [DONE]`. The first event is awaited before
+   * the headers, so a request the engine refuses gets its error status; an error after that is one
+   * more event.
+   */
   async function sse(res: ServerResponse, events: AsyncIterable<unknown>): Promise<void> {
+    const it = events[Symbol.asyncIterator]();
+    const first = await it.next();
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     try {
-      for await (const e of events) res.write(`data: ${JSON.stringify(e)}\n\n`);
+      for (let e = first; !e.done; e = await it.next()) res.write(`data: ${JSON.stringify(e.value)}\n\n`);
     } catch (err) {
       if (res.destroyed) return;
       res.write(`data: ${JSON.stringify(errorBody(new ApiError(500, (err as Error).message)))}\n\n`);
@@ -202,6 +217,9 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
       max_completion_tokens: undefined,
       stop: c.stop,
       stream: c.stream,
+      logit_bias: c.logitBias,
+      ignore_eos: c.ignoreEos,
+      stop_token_ids: c.stopIds,
       signal,
     } as ChatCompletionRequest;
     if (!c.stream) return json(res, 200, await engine.chat.completions.create({ ...req, stream: false }));
@@ -219,7 +237,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     const withIds = b.return_token_ids === true; // vLLM's extension: the ids of the prompt and the completion
     const gen = engine.generate(prompt as string | number[], {
       maxTokens: c.maxTokens ?? 16, // OpenAI's default for completions
-      sampling: c.sampling,
+      sampling: { ...c.sampling, logitBias: c.logitBias && Object.fromEntries(Object.entries(c.logitBias).map(([k, v]) => [Number(k), v])) },
       stop: c.stop,
       stopIds: c.stopIds,
       ignoreEos: c.ignoreEos,
@@ -238,9 +256,12 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     await sse(
       res,
       (async function* () {
-        for await (const ch of gen) if (ch.text || ch.token >= 0) yield { id, object: 'text_completion', created: now, model, choices: [choice(ch.text, null, ch.token >= 0 ? [ch.token] : [])] };
+        for await (const ch of gen)
+          if (ch.text || ch.token >= 0) yield { id, object: 'text_completion', created: now, model, choices: [choice(ch.text, null, ch.token >= 0 ? [ch.token] : [])], ...(c.includeUsage ? { usage: null } : {}) };
         const r = await gen.result;
-        yield { id, object: 'text_completion', created: now, model, choices: [choice('', r.finishReason, [])], ...(c.includeUsage ? { usage: usage(r) } : {}) };
+        yield { id, object: 'text_completion', created: now, model, choices: [choice('', r.finishReason, [])], ...(c.includeUsage ? { usage: null } : {}) };
+        // As OpenAI sends it: usage in a last chunk of its own, with no choices.
+        if (c.includeUsage) yield { id, object: 'text_completion', created: now, model, choices: [], usage: usage(r) };
       })(),
     );
   }
@@ -278,8 +299,12 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  server.on('error', (e) => log(`server error: ${e.message}`));
   const port = (server.address() as AddressInfo).port;
   return {
     port,

@@ -72,6 +72,8 @@ class Client {
   }
 
   send(f: Frame): void {
+    // Hidden rows carry their count (a ragged payload counts as one row: the server refuses its length).
+    if (f.type === 'forward' && 'hidden' in f.input && f.rows === undefined) f = { ...f, rows: Math.max(1, Math.floor(f.input.hidden.length / H)) };
     this.ws.send(encodeFrame(f));
   }
 
@@ -134,7 +136,7 @@ describe('shard server', () => {
     await refused(short, /shorter than its 16-byte header/);
 
     const lying = await Client.hello();
-    const f = encodeFrame({ type: 'forward', id: 2, seq: 1, position: 0, want: 'last', input: { hidden: new Float32Array(H) } });
+    const f = encodeFrame({ type: 'forward', id: 2, seq: 1, position: 0, want: 'last', input: { hidden: new Float32Array(H) }, rows: 1 });
     new DataView(f.buffer).setUint32(12, 1 << 30, true); // claims a gigabyte of body
     lying.ws.send(f);
     await refused(lying, /header says 1073741824 body bytes/);
@@ -142,6 +144,10 @@ describe('shard server', () => {
     const ragged = await Client.hello();
     ragged.send({ type: 'forward', id: 2, seq: 1, position: 0, want: 'last', input: { hidden: new Float32Array(H + 1) } });
     await refused(ragged, new RegExp(`not rows of ${H} floats`));
+
+    const miscounted = await Client.hello();
+    miscounted.send({ type: 'forward', id: 2, seq: 1, position: 0, want: 'last', input: { hidden: new Float32Array(2 * H) }, rows: 3 });
+    await refused(miscounted, new RegExp(`3 rows of ${H} floats need ${3 * 4 * H} bytes, the payload has ${8 * H}`));
 
     const text = await Client.hello();
     text.ws.send('{"hello": true}');
@@ -177,6 +183,14 @@ describe('shard server', () => {
     await expect(Client.open({ Origin: 'http://evil.example' })).rejects.toThrow(/403/);
     const ok = await Client.open({ Origin: 'http://allowed.example' });
     ok.ws.close();
+    await serves();
+  });
+
+  test('a client that floods requests without reading is dropped', async () => {
+    const c = await Client.hello();
+    for (let i = 0; i < 8; i++) c.send({ type: 'forward', id: 10 + i, seq: 1 + i, position: 0, want: 'last', input: { hidden: new Float32Array(H) } });
+    await c.closed;
+    expect(c.frames.some((f) => f.type === 'error' && /more than 4 requests in flight/.test(f.message))).toBe(true);
     await serves();
   });
 

@@ -24,6 +24,10 @@ export interface ShardServerOptions {
   allowOrigins?: string[];
   /** Most sequences one connection may hold (default 16). */
   maxSequences?: number;
+  /** Most sequences all connections together may hold (default 64). */
+  maxSequencesTotal?: number;
+  /** Most requests of one connection queued or running at once (default 4): past it the connection is dropped. */
+  maxInFlight?: number;
   /** Most open connections (default 64). */
   maxConnections?: number;
   /** A client that has not said hello by then is dropped (default 10 s). */
@@ -59,6 +63,11 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
   const log = opts.log ?? (() => {});
   const allow = new Set(opts.allowOrigins ?? []);
   const maxSequences = opts.maxSequences ?? 16;
+  const maxTotal = opts.maxSequencesTotal ?? 64;
+  const maxInFlight = opts.maxInFlight ?? 4;
+  /** Answers a client has not read yet past this are a client that does not read: it is dropped. */
+  const maxBuffered = 4 * maxFrameBytes + (64 << 20);
+  let sequencesTotal = 0;
   // One GPU queue: requests of every connection run one at a time, each on its own sequence.
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
@@ -66,8 +75,8 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
     queue = r.catch(() => {});
     return r;
   };
-  const idle = model.newSequence();
-  model.useSequence(idle);
+  // The model's own sequence is current between requests; every client sequence is a new one.
+  const idle = model.sequence;
 
   const wss = new WebSocketServer({
     host: opts.host ?? '127.0.0.1',
@@ -94,8 +103,11 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
     const sequences = new Map<number, Sequence>();
     let authed = false;
     let closed = false;
+    let inFlight = 0;
     const send = (f: Frame) => {
-      if (!closed && ws.readyState === ws.OPEN) ws.send(encodeFrame(f));
+      if (closed || ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > maxBuffered) return fail(f.id, 'the client does not read its answers', true);
+      ws.send(encodeFrame(f));
     };
     const fail = (id: number, message: string, fatal: boolean) => {
       log(`${peer}: ${message}${fatal ? ' (closing)' : ''}`);
@@ -116,8 +128,9 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
       // A client gone mid-generation leaves nothing behind.
       void serial(async () => {
         for (const s of sequences.values()) model.dropSequence(s);
+        sequencesTotal -= sequences.size;
         sequences.clear();
-      });
+      }).catch((e) => log(`${peer}: freeing its sequences: ${(e as Error).message}`));
     });
     ws.on('message', (data, isBinary) => {
       if (closed) return;
@@ -131,28 +144,32 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
         throw e;
       }
       if (!authed) {
+        if (bytes.length > 4096) return fail(0, 'the first frame must be a short hello', true);
         if (f.type !== 'hello') return fail(f.id, 'the first frame must be hello', true);
         if (!sameToken(f.token, opts.token)) return fail(f.id, 'wrong token', true);
         authed = true;
         clearTimeout(hello);
         return send({ type: 'welcome', id: f.id, info });
       }
-      if (f.type === 'reset') {
-        const s = sequences.get(f.seq);
-        sequences.delete(f.seq);
-        void serial(async () => {
-          if (s) model.dropSequence(s);
-          send({ type: 'result', id: f.id, values: new Float32Array(0), token: null });
-        });
-        return;
-      }
-      if (f.type !== 'forward') return fail(f.id, `a client does not send ${f.type} frames`, true);
-      if (!sequences.has(f.seq) && sequences.size >= maxSequences) return fail(f.id, `more than ${maxSequences} sequences on one connection`, false);
+      if (f.type !== 'reset' && f.type !== 'forward') return fail(f.id, `a client does not send ${f.type} frames`, true);
+      if (++inFlight > maxInFlight) return fail(f.id, `more than ${maxInFlight} requests in flight`, true);
+      // Everything below runs in request order, after the requests before it.
       void serial(async () => {
         if (closed) return;
+        if (f.type === 'reset') {
+          const s = sequences.get(f.seq);
+          if (s) sequences.delete(f.seq), model.dropSequence(s), sequencesTotal--;
+          return send({ type: 'result', id: f.id, values: new Float32Array(0), token: null });
+        }
         let s = sequences.get(f.seq);
-        if (!s) sequences.set(f.seq, (s = model.newSequence()));
-        if (s.position !== f.position) return fail(f.id, `sequence ${f.seq} holds ${s.position} tokens, the frame continues from ${f.position}`, false);
+        const have = s?.position ?? 0;
+        if (have !== f.position) return fail(f.id, `sequence ${f.seq} holds ${have} tokens, the frame continues from ${f.position}`, false);
+        if (!s) {
+          if (sequences.size >= maxSequences) return fail(f.id, `more than ${maxSequences} sequences on one connection`, false);
+          if (sequencesTotal >= maxTotal) return fail(f.id, `the server holds its ${maxTotal} sequences`, false);
+          sequences.set(f.seq, (s = model.newSequence()));
+          sequencesTotal++;
+        }
         model.useSequence(s);
         try {
           const input = 'ids' in f.input ? f.input.ids : f.input;
@@ -164,7 +181,9 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
         } finally {
           model.useSequence(idle);
         }
-      });
+      })
+        .catch((e) => fail(f.id, `internal error: ${(e as Error).message}`, true))
+        .finally(() => inFlight--);
     });
   });
 
@@ -174,10 +193,12 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
     port,
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
     info,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();
         wss.close(() => resolve());
-      }),
+      });
+      await queue; // the GPU work already queued, and the sequences of the closed connections freed
+    },
   };
 }

@@ -68,3 +68,25 @@ describe('plan', () => {
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(2);
   });
 });
+
+describe('plan: the ends', () => {
+  const small = (tied: boolean) =>
+    ({ vocabSize: 1000, hiddenSize: 64, numLayers: 4, numHeads: 2, numKvHeads: 1, headDim: 32, layerKinds: ['lightning', 'lightning', 'lightning', 'softmax'], intermediateSize: 64, numExperts: 2, expertsPerToken: 1, sharedIntermediateSize: 0, tieWordEmbeddings: tied }) as ModelConfig;
+  test('a tied head on another executor holds the table again, and every token reads it', () => {
+    const c = small(true);
+    const p = planPlacement(c, [dev('a', 1), dev('b', 1)], { stored: 'f32' });
+    const table = c.vocabSize * c.hiddenSize * 4;
+    const layers = c.layerKinds.map((_, i) => layerCost(c, i, { stored: 'f32' }));
+    const held = p.placements.reduce((s, x) => s + x.weights, 0);
+    expect(held).toBe(layers.reduce((s, l) => s + l.weights, 0) + 2 * table + c.hiddenSize * 4);
+    expect(p.placements[1].active).toBeGreaterThan(table);
+  });
+  test('the embedding goes where layer 0 goes', () => {
+    const c = small(false);
+    // The first executor cannot hold the embedding table at all: layer 0 and the table move on together.
+    const p = planPlacement(c, [{ name: 'tiny', kind: 'device', bytes: 1000, bandwidth: 1e9 }, dev('b', 1)], { stored: 'f32' });
+    expect(p.placements[0].layers).toBeNull();
+    expect(p.placements[0].weights).toBe(0);
+    expect(p.placements[1].layers).toEqual({ from: 0, to: 4 });
+  });
+});

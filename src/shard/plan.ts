@@ -81,7 +81,7 @@ export function layerCost(c: ModelConfig, i: number, opts: PlanOptions = {}): La
   };
 }
 
-/** The embedding (with the first layer) and the final norm and head (with the last): not quantized. */
+/** The embedding (with the first layer) and the final norm and head (with the last; its own table unless tied): not quantized. */
 export function endsCost(c: ModelConfig, opts: PlanOptions = {}): { embed: number; head: number } {
   const f = FLOAT_BYTES[opts.stored ?? 'bf16'];
   const table = c.vocabSize * c.hiddenSize * f;
@@ -123,20 +123,24 @@ export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: P
   const ends = endsCost(c, opts);
   const need = (l: LayerCost) => l.weights + l.state;
   const total = costs.reduce((s, l) => s + need(l), 0) + ends.embed + ends.head;
+  // The embedding goes with layer 0, the head with the last layer; a tied head is the embedding
+  // table itself, loaded again unless one executor holds both ends.
+  const tied = c.tieWordEmbeddings;
   /** The executor of each layer when each executor is filled to at most u of its memory; null if they do not suffice. */
   const fill = (u: number): number[] | null => {
     const owner: number[] = [];
+    const extraOf = (i: number, e: number) =>
+      need(costs[i]) + (i === 0 ? ends.embed : 0) + (i === c.numLayers - 1 ? ends.head + (tied && i > 0 && e !== owner[0] ? ends.embed : 0) : 0);
     let e = 0;
-    let used = ends.embed;
+    let used = 0;
     for (let i = 0; i < c.numLayers; i++) {
-      const extra = need(costs[i]) + (i === c.numLayers - 1 ? ends.head : 0);
-      while (used + extra > u * executors[e].bytes && used > 0) {
+      // An executor too small for even this layer is left out.
+      while (used + extraOf(i, e) > u * executors[e].bytes) {
         if (++e === executors.length) return null;
         used = 0;
       }
-      if (used + extra > u * executors[e].bytes) return null;
       owner.push(e);
-      used += extra;
+      used += extraOf(i, e);
     }
     return owner;
   };
@@ -149,8 +153,9 @@ export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: P
   }
   const owner = fill(hi)!;
   const placements: Placement[] = executors.map((executor) => ({ executor, layers: null, weights: 0, state: 0, active: 0, seconds: 0 }));
-  placements[0].weights += ends.embed;
-  placements[0].active += c.hiddenSize * FLOAT_BYTES[opts.stored ?? 'bf16']; // one row of the table a token
+  const first = placements[owner[0]];
+  first.weights += ends.embed;
+  first.active += c.hiddenSize * FLOAT_BYTES[opts.stored ?? 'bf16']; // one row of the table a token
   owner.forEach((e, i) => {
     const p = placements[e];
     p.layers = p.layers ? { from: p.layers.from, to: i + 1 } : { from: i, to: i + 1 };
@@ -159,8 +164,9 @@ export function planPlacement(c: ModelConfig, executors: ExecutorSpec[], opts: P
     p.state += costs[i].state;
   });
   const last = placements[owner[owner.length - 1]];
-  last.weights += ends.head;
-  last.active += ends.head;
+  // The head reads its whole table every token: the embedding itself when tied.
+  last.weights += ends.head + (tied && last !== first ? ends.embed : 0);
+  last.active += ends.head + (tied ? ends.embed : 0);
   let shortfall = 0;
   for (const p of placements) {
     shortfall += Math.max(0, p.weights + p.state - p.executor.bytes);

@@ -51,7 +51,7 @@ export class ProtocolError extends Error {
 export type Frame =
   | { type: 'hello'; id: number; token: string }
   | { type: 'welcome'; id: number; info: ShardInfo }
-  | { type: 'forward'; id: number; seq: number; position: number; want: Want; input: { ids: Uint32Array } | { hidden: Float32Array } }
+  | { type: 'forward'; id: number; seq: number; position: number; want: Want; input: { ids: Uint32Array } | { hidden: Float32Array }; /** hidden rows (tokens) */ rows?: number }
   | { type: 'result'; id: number; values: Float32Array | null; token: number | null }
   | { type: 'reset'; id: number; seq: number }
   | { type: 'error'; id: number; fatal: boolean; message: string };
@@ -82,15 +82,16 @@ export function encodeFrame(f: Frame): Uint8Array<ArrayBuffer> {
       return frame(FrameType.welcome, f.id, utf8.encode(JSON.stringify(f.info)));
     case 'forward': {
       const payload = 'ids' in f.input ? f.input.ids : f.input.hidden;
-      const tokens = 'ids' in f.input ? f.input.ids.length : null;
+      const hidden = !('ids' in f.input);
       const body = new Uint8Array(FORWARD_HEAD_BYTES + payload.byteLength);
       const v = new DataView(body.buffer);
       v.setUint32(0, f.seq, true);
       v.setUint32(4, f.position, true);
       v.setUint8(8, WANTS.indexOf(f.want));
-      v.setUint8(9, tokens === null ? 1 : 0);
-      // Hidden rows carry their count too, so the server checks the length against its own hidden size.
-      v.setUint32(12, tokens ?? 0, true);
+      v.setUint8(9, hidden ? 1 : 0);
+      // The row count rides along for hidden rows too: the server checks it against its own hidden size.
+      if (hidden && !Number.isSafeInteger(f.rows)) throw new RangeError('encodeFrame: a forward frame of hidden rows needs their count (rows)');
+      v.setUint32(12, hidden ? f.rows! : (f.input as { ids: Uint32Array }).ids.length, true);
       body.set(bytesOf(payload), FORWARD_HEAD_BYTES);
       return frame(FrameType.forward, f.id, body);
     }
@@ -157,6 +158,7 @@ export function decodeFrame(data: ArrayBuffer | Uint8Array, limits: DecodeLimits
   const version = h.getUint8(4);
   if (version !== VERSION) throw new ProtocolError(`protocol version ${version}, this side speaks ${VERSION}`);
   const type = h.getUint8(5);
+  if (h.getUint16(6, true) !== 0) throw new ProtocolError('reserved header bytes are not zero');
   const id = h.getUint32(8, true);
   const length = h.getUint32(12, true);
   if (length !== bytes.length - HEADER_BYTES) throw new ProtocolError(`the header says ${length} body bytes, the frame has ${bytes.length - HEADER_BYTES}`);
@@ -178,15 +180,15 @@ export function decodeFrame(data: ArrayBuffer | Uint8Array, limits: DecodeLimits
       if (kind > 1) throw new ProtocolError(`forward frame: unknown input kind ${kind}`);
       const payload = body.length - FORWARD_HEAD_BYTES;
       if (payload % 4 !== 0) throw new ProtocolError(`forward frame: a payload of ${payload} bytes is not 4-byte words`);
-      let tokens: number;
+      if (b.getUint16(10, true) !== 0) throw new ProtocolError('forward frame: reserved bytes are not zero');
+      const tokens = b.getUint32(12, true);
       if (kind === 0) {
-        tokens = b.getUint32(12, true);
         if (tokens * 4 !== payload) throw new ProtocolError(`forward frame: ${tokens} token ids need ${tokens * 4} bytes, the payload has ${payload}`);
       } else {
         const H = limits.hiddenSize;
         if (!H) throw new ProtocolError('forward frame: hidden rows where none are expected');
         if (payload % (4 * H) !== 0) throw new ProtocolError(`forward frame: ${payload} bytes of hidden states are not rows of ${H} floats`);
-        tokens = payload / (4 * H);
+        if (tokens * 4 * H !== payload) throw new ProtocolError(`forward frame: ${tokens} rows of ${H} floats need ${tokens * 4 * H} bytes, the payload has ${payload}`);
       }
       if (tokens === 0) throw new ProtocolError('forward frame: no tokens');
       if (limits.maxTokens !== undefined && tokens > limits.maxTokens) throw new ProtocolError(`forward frame: ${tokens} tokens, more than the ${limits.maxTokens} of one frame`);
@@ -199,6 +201,7 @@ export function decodeFrame(data: ArrayBuffer | Uint8Array, limits: DecodeLimits
         position: b.getUint32(4, true),
         want,
         input: kind === 0 ? { ids: new Uint32Array(words) } : { hidden: new Float32Array(words) },
+        ...(kind === 1 ? { rows: tokens } : {}),
       };
     }
     case FrameType.result: {

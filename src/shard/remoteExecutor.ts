@@ -142,15 +142,31 @@ export class RemoteExecutor implements Executor {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(`did not answer within ${this.timeoutMs} ms`), this.timeoutMs);
       this.pending.set(f.id, { resolve, reject, timer, token });
-      this.ws.send(encodeFrame(f));
+      try {
+        this.ws.send(encodeFrame(f));
+      } catch (e) {
+        this.fail(`could not be sent a frame: ${(e as Error).message}`);
+      }
     });
   }
 
   /** One forward frame of at most maxTokens tokens. */
   private async part(input: { ids: Uint32Array } | { hidden: Float32Array }, want: Want, n: number): Promise<Frame & { type: 'result' }> {
-    const f = (await this.request({ type: 'forward', id: this.nextId++, seq: this.seq, position: this.position, want, input }, want === 'token')) as Frame & { type: 'result' };
+    const f = (await this.request({ type: 'forward', id: this.nextId++, seq: this.seq, position: this.position, want, input, rows: n }, want === 'token')) as Frame & { type: 'result' };
     this.position += n;
     return f;
+  }
+
+  /** Token ids s .. s + m, checked as a local model checks them (a u32 would wrap -1 and cut 1.5). */
+  private ids(input: ArrayLike<number>, s: number, m: number): Uint32Array {
+    const V = this.info.model.vocabSize;
+    const out = new Uint32Array(m);
+    for (let i = 0; i < m; i++) {
+      const id = input[s + i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} at position ${s + i} is outside the vocabulary (0 .. ${V - 1})`);
+      out[i] = id;
+    }
+    return out;
   }
 
   /** The input in frames of at most `rows` tokens; `want` for the last one, `others` for the rest. */
@@ -160,7 +176,7 @@ export class RemoteExecutor implements Executor {
     if (!Number.isInteger(n)) throw new RangeError(`hidden states of ${(input as { hidden: Float32Array }).hidden.length} floats are not rows of ${H}`);
     for (let s = 0; s < n; s += rows) {
       const m = Math.min(rows, n - s);
-      const part = 'hidden' in input ? { hidden: input.hidden.subarray(s * H, (s + m) * H) } : { ids: Uint32Array.from(Array.prototype.slice.call(input, s, s + m) as number[]) };
+      const part = 'hidden' in input ? { hidden: input.hidden.subarray(s * H, (s + m) * H) } : { ids: this.ids(input, s, m) };
       each(await this.part(part, s + m === n ? want : others, m), m, s + m === n);
     }
   }

@@ -117,8 +117,16 @@ export class ShardedModel implements LanguageModel {
         this.executors[i] = by;
         void failed.close();
         this.opts.onReplace?.(failed, by, err as Error);
-        await Promise.all(this.executors.map((e) => named(e, () => e.reset())));
-        if (this.history.length) await this.pipeline(this.history, (last, input) => last.forward(input, 'none'));
+        try {
+          await Promise.all(this.executors.map((e) => named(e, () => e.reset())));
+          if (this.history.length) await this.pipeline(this.history, (last, input) => last.forward(input, 'none'));
+        } catch (e) {
+          // Another executor lost during the replay is taken back in turn; anything else leaves the parts
+          // holding different tokens.
+          if (e instanceof ShardError && this.executors.some((x) => x.name === e.executor && !x.alive)) continue;
+          this.broken = e instanceof ShardError ? e.executor : by.name;
+          throw e;
+        }
       }
     }
   }
