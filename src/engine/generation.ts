@@ -42,6 +42,16 @@ export interface GenerateChunk {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
+/** Where a generation's time went, in llama.cpp server's names (prompt: the prefill; predicted: the decode). */
+export interface Timings {
+  prompt_n: number;
+  prompt_ms: number;
+  prompt_per_second: number;
+  predicted_n: number;
+  predicted_ms: number;
+  predicted_per_second: number;
+}
+
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
@@ -59,6 +69,7 @@ export interface GenerateResult {
   toolCalls: ToolCall[];
   finishReason: FinishReason;
   usage: Usage;
+  timings: Timings;
 }
 
 export interface GenerationContext {
@@ -92,9 +103,13 @@ export async function generate(
 ): Promise<GenerateResult> {
   const { model, tokenizer } = ctx;
   const V = model.config.vocabSize;
-  const maxTokens = req.maxTokens ?? 256;
-  if (!Number.isSafeInteger(maxTokens) || maxTokens < 0) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${maxTokens}`);
+  const asked = req.maxTokens ?? 256;
+  if (!Number.isSafeInteger(asked) || asked < 0) throw new RangeError(`maxTokens must be a whole number ≥ 0, got ${asked}`);
   if (req.prompt.length === 0) throw new RangeError('the prompt has no tokens');
+  // The context ends the generation ('length') where max_position_embeddings says; a prompt over it is refused before any work.
+  const limit = model.config.maxPositions;
+  if (limit !== null && req.prompt.length > limit) throw new RangeError(`the prompt of ${req.prompt.length} tokens is over the model's context of ${limit} (max_position_embeddings)`);
+  const maxTokens = limit === null ? asked : Math.min(asked, limit - req.prompt.length);
   const sampler = new Sampler(resolveSampling(req.sampling ?? {}, ctx.generationConfig), V);
   const o = sampler.options;
   const onGpu = sampler.greedy && o.repetitionPenalty === 1 && !o.presencePenalty && !o.frequencyPenalty && !o.logitBias;
@@ -192,6 +207,8 @@ export async function generate(
   const rest = toolCalls.length ? '' : content.slice(streamed);
   if (rest || last.reasoning) onChunk({ token: -1, text: '', reasoning: last.reasoning, content: rest });
   const t1 = performance.now();
+  const promptMs = tFirst - t0;
+  const predictedMs = t1 - tFirst;
   return {
     ids,
     text,
@@ -204,6 +221,15 @@ export async function generate(
       completionTokens: ids.length,
       prefillTokensPerSecond: req.prompt.length / Math.max(1e-9, (tFirst - t0) / 1000),
       decodeTokensPerSecond: ids.length > 1 ? (ids.length - 1) / Math.max(1e-9, (t1 - tFirst) / 1000) : 0,
+    },
+    // The first token comes with the prefill; the decode makes the rest.
+    timings: {
+      prompt_n: req.prompt.length,
+      prompt_ms: promptMs,
+      prompt_per_second: req.prompt.length / Math.max(1e-9, promptMs / 1000),
+      predicted_n: Math.max(0, ids.length - 1),
+      predicted_ms: predictedMs,
+      predicted_per_second: ids.length > 1 ? (ids.length - 1) / Math.max(1e-9, predictedMs / 1000) : 0,
     },
   };
 }

@@ -366,9 +366,17 @@ export class Model {
     this.gpu.destroy();
   }
 
-  /** Checks ids (or hidden rows) against the part's first layer; returns the number of tokens. */
+  /** Checks ids (or hidden rows) against the part's first layer and the context; returns the number of tokens. */
   private checkInput(input: PartInput): number {
     if (this.seq.broken) throw new Error('an earlier forward failed part-way, so the sequence is inconsistent: call reset() first');
+    const n = this.countInput(input);
+    const limit = this.config.maxPositions;
+    if (limit !== null && this.position + n > limit)
+      throw new RangeError(`a context of ${this.position + n} tokens (${this.position} fed + ${n}) is over the model's ${limit} (max_position_embeddings)`);
+    return n;
+  }
+
+  private countInput(input: PartInput): number {
     const first = this.range.from === 0;
     if ('hidden' in input) {
       const H = this.config.hiddenSize;

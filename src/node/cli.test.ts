@@ -68,7 +68,7 @@ describe('golden tiny_pow2_f32', () => {
     expect(r.stderr).not.toMatch(/^lightmoe:/m);
     expect(r.code).toBe(0);
     // No tokenizer.json in a golden folder: ids only.
-    expect(JSON.parse(r.stdout)).toEqual({ ids: manifest.greedy.greedy_ids });
+    expect(JSON.parse(r.stdout)).toEqual({ ids: manifest.greedy.greedy_ids, timings: expect.any(Object) });
   });
 });
 
@@ -77,7 +77,11 @@ test.each([0, 2])('stories260k: prompt %i → greedy ids and text', async (i) =>
   const r = lightmoe('generate', '--model', stories, '--prompt', expected.prompt, '--max-tokens', '64', '--temperature', '0', '--json', '--ignore-eos');
   expect(r.stderr).not.toMatch(/^lightmoe:/m);
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout)).toEqual({ ids: expected.greedy_ids, text: expected.greedy_text });
+  const out = JSON.parse(r.stdout);
+  expect(out).toEqual({ ids: expected.greedy_ids, text: expected.greedy_text, timings: expect.any(Object) });
+  // llama.cpp server's names: the prompt's tokens and the decoded ones after the first
+  expect(out.timings).toMatchObject({ prompt_n: expected.input_ids.length, predicted_n: 63 });
+  for (const k of ['prompt_ms', 'prompt_per_second', 'predicted_ms', 'predicted_per_second']) expect(out.timings[k]).toBeGreaterThan(0);
 });
 
 describe('sampling, stops and streamed experts', () => {

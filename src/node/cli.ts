@@ -151,7 +151,7 @@ async function generate(cmd: Extract<Command, { kind: 'generate' }>): Promise<vo
     // decoder drops the leading space); the live stream above continues the prompt instead.
     // A stop string ends the text before it, as in the stream.
     const text = () => cmd.stop.reduce((t, stop) => (t.includes(stop) ? t.slice(0, t.indexOf(stop)) : t), core.decode(r.ids));
-    if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: text() } : { ids: r.ids }));
+    if (cmd.json) print(JSON.stringify(info.hasTokenizer ? { ids: r.ids, text: text(), timings: r.timings } : { ids: r.ids, timings: r.timings }));
     else if (live) print('');
     else print(info.hasTokenizer ? text() : r.ids.join(','));
   } finally {
