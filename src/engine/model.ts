@@ -74,14 +74,16 @@ interface KvCache {
 }
 
 /**
- * Tokens of a KV page: about 8 MiB of keys (and as much of values) a page and a layer, a power of two
- * from 16 to 65536 tokens, no more than max_position_embeddings needs, within one storage binding.
+ * Tokens of a KV page: at most 8 MiB of keys (and as much of values) a page and a layer, a power of two
+ * from 16 to 16384 tokens (MiniMax-M1: 2048), no more than max_position_embeddings needs, within one
+ * storage binding. Larger pages mean fewer attention dispatches a token at long contexts; smaller
+ * ones waste less at short ones.
  */
 export function kvPageTokens(c: ModelConfig, maxBindingBytes: number): number {
   const rowBytes = c.numKvHeads * kvHeadStride(c.headDim) * 4;
   const cap = Math.min(8 << 20, maxBindingBytes);
   let t = 16;
-  while (t < 65536 && 2 * t * rowBytes <= cap && (c.maxPositions === null || t < c.maxPositions)) t *= 2;
+  while (t < 16384 && 2 * t * rowBytes <= cap && (c.maxPositions === null || t < c.maxPositions)) t *= 2;
   return t;
 }
 
@@ -160,6 +162,28 @@ export class Model {
   /** Most tokens one pass through the layers takes (prefillChunk); longer inputs go in chunks. */
   get chunkTokens(): number {
     return this.chunk;
+  }
+
+  /**
+   * GPU bytes this model holds: its weights, its scratch (activations for a prefill chunk, attention's
+   * splits, decay tables), and each sequence's lightning states and KV pages; `total` counts every
+   * buffer its Gpu made (weights streamed in included), `peak` the most it ever held.
+   */
+  memory(): { weights: number; scratch: number; sequences: { state: number; kv: number }[]; total: number; peak: number } {
+    const size = (b: GPUBuffer | null | undefined) => (b ? b.size : 0);
+    const tensors = new Set<GpuTensor>();
+    const w = this.weights;
+    for (const t of [w.embed, w.lmHead, w.norm]) if (t) tensors.add(t);
+    for (const l of w.layers) {
+      if (!l) continue;
+      for (const t of [l.inputNorm, l.postNorm, l.router, ...Object.values(l.attn), ...l.experts.flatMap((e) => [e.w1, e.w3, e.w2]), ...(l.shared ? Object.values(l.shared) : [])]) tensors.add(t);
+    }
+    const weights = [...tensors].reduce((s, t) => s + t.parts.reduce((a, p) => a + p.buffer.size, 0), 0);
+    const sequences = [...this.sequences].map((q) => ({
+      state: q.state.reduce((a, b) => a + size(b), 0),
+      kv: q.kv.reduce((a, kv) => a + (kv?.pages.reduce((x, p) => x + p.k.size + p.v.size, 0) ?? 0), 0),
+    }));
+    return { weights, scratch: this.ws.bytes + this.decay.reduce((a, b) => a + size(b), 0) + size(this.chainIds), sequences, total: this.gpu.bytesInUse, peak: this.gpu.peakBytes };
   }
 
   /** The current sequence's position: the tokens it has been fed. */

@@ -100,6 +100,11 @@ export class Workspace {
     return Math.min(want, this.logitsRows);
   }
 
+  /** Bytes of every buffer here. */
+  get bytes(): number {
+    return this.all.reduce((s, b) => s + b.size, 0) + this.logits.size;
+  }
+
   destroy(): void {
     for (const b of this.all) b.destroy();
     this.logits.destroy();

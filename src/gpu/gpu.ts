@@ -137,8 +137,22 @@ export class Gpu {
     return group;
   }
 
+  /** Bytes of the buffers this Gpu made that are not destroyed yet, and the most there ever were. */
+  bytesInUse = 0;
+  peakBytes = 0;
+
   buffer(bytes: number, label: string, usage = STORAGE): GPUBuffer {
-    return this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const b = this.device.createBuffer({ label, size, usage });
+    this.bytesInUse += size;
+    this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
+    const destroy = b.destroy.bind(b);
+    let live = true;
+    b.destroy = () => {
+      if (live) (live = false), (this.bytesInUse -= size);
+      destroy();
+    };
+    return b;
   }
 
   /** A buffer holding `data` (padded to 4 bytes). */

@@ -5,6 +5,7 @@
  */
 import type { LayerRange, ModelConfig } from '../model/config';
 import { QUANT_BLOCK, type QuantFormat } from '../model/quantize';
+import { kvHeadStride } from '../gpu/attention';
 
 export type StoredFormat = 'f32' | 'f16' | 'bf16';
 
@@ -77,7 +78,7 @@ export function layerCost(c: ModelConfig, i: number, opts: PlanOptions = {}): La
   return {
     weights: attention + small + c.numExperts * expert + shared,
     active: attention + small + Math.min(c.expertsPerToken, c.numExperts) * expert + shared,
-    state: lightning ? c.numHeads * c.headDim * c.headDim * 4 : 2 * kvw * 4 * context,
+    state: lightning ? c.numHeads * c.headDim * c.headDim * 4 : 2 * c.numKvHeads * kvHeadStride(c.headDim) * 4 * context,
   };
 }
 
