@@ -25,11 +25,12 @@ const NONE = -3.0e38; // the running max before any key
 fn page(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x + gid.y * 65535u * 64u;
   if (i >= p.n * p.nh * p.splits) { return; }
-  let s = i % p.splits;
-  let j = (i / p.splits) % p.nh;
-  let t = i / (p.splits * p.nh);
+  // Neighbouring invocations take neighbouring queries of one head and split: they read the same keys.
+  let t = i % p.n;
+  let j = (i / p.n) % p.nh;
+  let s = i / (p.n * p.nh);
   let g = j / (p.nh / p.nkv);
-  let pb = i * (2u + p.hd);
+  let pb = ((t * p.nh + j) * p.splits + s) * (2u + p.hd);
   let quads = (p.hd + 3u) / 4u;
   var m = NONE;
   var l = 0.0;
