@@ -48,6 +48,8 @@ export async function loadSharded(
   const c = ckpt.config;
   const deviceCount = opts.devices ?? 1;
   if (!Number.isSafeInteger(deviceCount) || deviceCount < 1) throw new RangeError(`devices must be a whole number ≥ 1, got ${opts.devices}`);
+  if (opts.onShardFailure !== undefined && opts.onShardFailure !== 'error' && opts.onShardFailure !== 'local')
+    throw new RangeError(`onShardFailure must be 'error' or 'local', got ${JSON.stringify(opts.onShardFailure)}`);
   const executors: Executor[] = [];
   const devices: GPUDevice[] = [];
   const cleanup = () => devices.forEach((d) => d.destroy());
@@ -74,8 +76,6 @@ export async function loadSharded(
       devices[0] ??= await opts.getDevice();
       return new LocalExecutor(`device 0 (for ${failed.name})`, await Model.fromCheckpoint(ckpt, devices[0], { ...opts.model, layers: failed.layers }));
     };
-    if (opts.onShardFailure !== undefined && opts.onShardFailure !== 'error' && opts.onShardFailure !== 'local')
-      throw new RangeError(`onShardFailure must be 'error' or 'local', got ${JSON.stringify(opts.onShardFailure)}`);
     return new ShardedModel(c, executors.sort((a, b) => a.layers.from - b.layers.from), {
       cleanup,
       replace: opts.onShardFailure === 'local' ? replace : undefined,
