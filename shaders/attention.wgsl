@@ -21,82 +21,100 @@ const NONE = -3.0e38; // the running max before any key
 @group(0) @binding(4) var<storage, read_write> part: array<f32>; // [n, nh, splits, 2 + hd]: m, l, acc of each split
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;    // [n, nh, hd] f32
 
+// Queries an invocation takes (1 to 4): each key and value quad it loads serves all of them, a
+// QT × 4 tile of scores like a matmul's. Prefill takes as many as the registers hold; decode 1.
+override QT: u32 = 1u;
+
 @compute @workgroup_size(64)
 fn page(@builtin(global_invocation_id) gid: vec3u) {
+  let blocks = (p.n + QT - 1u) / QT;
   let i = gid.x + gid.y * 65535u * 64u;
-  if (i >= p.n * p.nh * p.splits) { return; }
+  if (i >= blocks * p.nh * p.splits) { return; }
   // Neighbouring invocations take neighbouring queries of one head and split: they read the same keys.
-  let t = i % p.n;
-  let j = (i / p.n) % p.nh;
-  let s = i / (p.n * p.nh);
+  let t0 = (i % blocks) * QT;
+  let j = (i / blocks) % p.nh;
+  let s = i / (blocks * p.nh);
   let g = j / (p.nh / p.nkv);
-  let pb = ((t * p.nh + j) * p.splits + s) * (2u + p.hd);
   let quads = (p.hd + 3u) / 4u;
-  var m = NONE;
-  var l = 0.0;
-  // Registers as quads: one loop step moves four channels.
+  // This split's keys of the page, and where each query's keys end (causal; 0 for a query past n).
+  let chunk = (p.pageLen + p.splits - 1u) / p.splits;
+  let k0 = s * chunk;
+  var m: array<f32, 4>;
+  var l: array<f32, 4>;
+  var end: array<u32, 4>;
+  // Registers as quads, QT queries of `quads` each: one loop step moves four channels.
   var acc: array<vec4f, MAX_HD / 4u>;
   var qv: array<vec4f, MAX_HD / 4u>;
-  let qb = t * p.qStride + j * p.hd;
-  for (var c = 0u; c < quads; c++) {
-    let e = 4u * c;
-    let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(p.hd);
-    qv[c] = select(vec4f(0.0), vec4f(q[qb + e], q[qb + e + 1u], q[qb + e + 2u], q[qb + e + 3u]) * p.scale, mask);
-    acc[c] = vec4f(0.0);
-    if (p.first == 0u) { acc[c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
-  }
-  if (p.first == 0u) {
-    m = part[pb];
-    l = part[pb + 1u];
+  var kEnd = k0;
+  for (var a = 0u; a < QT; a++) {
+    let t = t0 + a;
+    let live = t < p.n;
+    let pb = ((min(t, p.n - 1u) * p.nh + j) * p.splits + s) * (2u + p.hd);
+    let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
+    end[a] = select(k0, min(k0 + chunk, visible), live);
+    kEnd = max(kEnd, end[a]);
+    m[a] = NONE;
+    l[a] = 0.0;
+    if (live && p.first == 0u) {
+      m[a] = part[pb];
+      l[a] = part[pb + 1u];
+    }
+    let qb = min(t, p.n - 1u) * p.qStride + j * p.hd;
+    for (var c = 0u; c < quads; c++) {
+      let e = 4u * c;
+      let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(p.hd);
+      qv[a * quads + c] = select(vec4f(0.0), vec4f(q[qb + e], q[qb + e + 1u], q[qb + e + 2u], q[qb + e + 3u]) * p.scale, mask);
+      acc[a * quads + c] = vec4f(0.0);
+      if (live && p.first == 0u) { acc[a * quads + c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
+    }
   }
   // Rows of quads: KV rows are padded to whole quads (zeros), so a head_dim need not be a multiple of 4.
-  // This split's keys of the page, cut at the last one the query sees (causal).
-  let chunk = (p.pageLen + p.splits - 1u) / p.splits;
-  let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
-  let k0 = s * chunk;
-  let k1 = min(k0 + chunk, visible);
-  // Keys four at a time: one rescale of the accumulator, and one pass over it, per four keys.
-  var r = k0;
-  for (; r + 4u <= k1; r += 4u) {
+  // Keys four at a time: one rescale of each accumulator, and one pass over it, per four keys.
+  let stride = p.nkv * quads;
+  for (var r = k0; r < kEnd; r += 4u) {
     let kb = (r * p.nkv + g) * quads;
-    let stride = p.nkv * quads;
-    var d0 = vec4f(0.0);
-    var d1 = vec4f(0.0);
-    var d2 = vec4f(0.0);
-    var d3 = vec4f(0.0);
+    var d: array<vec4f, 4>;
+    for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
     for (var c = 0u; c < quads; c++) {
-      let qc = qv[c];
-      d0 += qc * kc[kb + c];
-      d1 += qc * kc[kb + stride + c];
-      d2 += qc * kc[kb + 2u * stride + c];
-      d3 += qc * kc[kb + 3u * stride + c];
+      let k0v = kc[kb + c];
+      let k1v = kc[kb + stride + c];
+      let k2v = kc[kb + 2u * stride + c];
+      let k3v = kc[kb + 3u * stride + c];
+      for (var a = 0u; a < QT; a++) {
+        let qa = qv[a * quads + c];
+        d[a] += vec4f(dot(qa, k0v), dot(qa, k1v), dot(qa, k2v), dot(qa, k3v));
+      }
     }
-    let one = vec4f(1.0);
-    let d = vec4f(dot(d0, one), dot(d1, one), dot(d2, one), dot(d3, one));
-    let mNew = max(m, max(max(d.x, d.y), max(d.z, d.w)));
-    let corr = exp(m - mNew);
-    let pr = exp(d - vec4f(mNew));
-    l = l * corr + dot(pr, one);
+    var corr: array<f32, 4>;
+    var pr: array<vec4f, 4>;
+    for (var a = 0u; a < QT; a++) {
+      let valid = vec4u(r, r + 1u, r + 2u, r + 3u) < vec4u(end[a]);
+      let da = select(vec4f(NONE), d[a], valid);
+      let mNew = max(m[a], max(max(da.x, da.y), max(da.z, da.w)));
+      corr[a] = exp(m[a] - mNew);
+      pr[a] = select(vec4f(0.0), exp(da - vec4f(mNew)), valid);
+      l[a] = l[a] * corr[a] + dot(pr[a], vec4f(1.0));
+      m[a] = mNew;
+    }
     for (var c = 0u; c < quads; c++) {
-      acc[c] = acc[c] * corr + pr.x * vc[kb + c] + pr.y * vc[kb + stride + c] + pr.z * vc[kb + 2u * stride + c] + pr.w * vc[kb + 3u * stride + c];
+      let v0 = vc[kb + c];
+      let v1 = vc[kb + stride + c];
+      let v2 = vc[kb + 2u * stride + c];
+      let v3 = vc[kb + 3u * stride + c];
+      for (var a = 0u; a < QT; a++) {
+        let w = pr[a];
+        acc[a * quads + c] = acc[a * quads + c] * corr[a] + w.x * v0 + w.y * v1 + w.z * v2 + w.w * v3;
+      }
     }
-    m = mNew;
   }
-  for (; r < k1; r++) {
-    let kb = (r * p.nkv + g) * quads;
-    var d4 = vec4f(0.0);
-    for (var c = 0u; c < quads; c++) { d4 += qv[c] * kc[kb + c]; }
-    let d = d4.x + d4.y + d4.z + d4.w;
-    let mNew = max(m, d);
-    let corr = exp(m - mNew);
-    let pr = exp(d - mNew);
-    l = l * corr + pr;
-    for (var c = 0u; c < quads; c++) { acc[c] = acc[c] * corr + pr * vc[kb + c]; }
-    m = mNew;
+  for (var a = 0u; a < QT; a++) {
+    let t = t0 + a;
+    if (t >= p.n) { break; }
+    let pb = ((t * p.nh + j) * p.splits + s) * (2u + p.hd);
+    part[pb] = m[a];
+    part[pb + 1u] = l[a];
+    for (var c = 0u; c < p.hd; c++) { part[pb + 2u + c] = acc[a * quads + c / 4u][c % 4u]; }
   }
-  part[pb] = m;
-  part[pb + 1u] = l;
-  for (var c = 0u; c < p.hd; c++) { part[pb + 2u + c] = acc[c / 4u][c % 4u]; }
 }
 
 @compute @workgroup_size(64)

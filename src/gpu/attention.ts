@@ -58,7 +58,10 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const used = Math.ceil(total / a.pageTokens);
   if (a.pages.length < used) throw new RangeError(`attention: ${a.pages.length} KV pages of ${a.pageTokens} tokens cannot hold ${total}`);
   const splits = attentionSplits(gpu, a.n, a.numHeads, Math.min(a.pageTokens, total));
-  const page = gpu.pipeline('attention', {}, 'page');
+  // Queries an invocation takes: up to 4 while their registers fit (shaders/attention.wgsl), 1 for decode.
+  const quads = Math.ceil(a.headDim / 4);
+  const qt = a.n >= 4 ? Math.max(1, Math.min(4, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
+  const page = gpu.pipeline('attention', { QT: qt }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()
@@ -73,7 +76,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
       .u32(page0)
       .u32(pageLen)
       .u32(first ? 1 : 0);
-  const [x, y] = grid(a.n * a.numHeads * splits);
+  const [x, y] = grid(Math.ceil(a.n / qt) * a.numHeads * splits);
   for (let i = 0; i < used; i++) {
     const page0 = i * a.pageTokens;
     rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, null], x, y);
