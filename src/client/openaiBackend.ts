@@ -7,6 +7,7 @@
  */
 import { abortError } from '../engine/abort';
 import type { FinishReason, GenerateChunk, GenerateResult } from '../engine/generation';
+import { measured } from '../engine/timings';
 import { ReasoningSplitter } from '../text/thinking';
 import { parseToolCalls, TOOL_CALLS_OPEN, type ToolCall } from '../text/toolCalls';
 import type { GenerateOptions, Generation } from './engine';
@@ -253,30 +254,9 @@ export class OpenAIEngine {
       }
       const t1 = performance.now();
       const n = usage.completionTokens || ids.length;
-      const promptMs = (tFirst || t1) - t0; // the server's queue and the network included
-      const predictedMs = tFirst ? t1 - tFirst : 0;
-      return {
-        ids,
-        text,
-        reasoning,
-        content,
-        toolCalls,
-        finishReason,
-        usage: {
-          promptTokens: usage.promptTokens,
-          completionTokens: n,
-          prefillTokensPerSecond: usage.promptTokens / Math.max(1e-9, ((tFirst || t1) - t0) / 1000),
-          decodeTokensPerSecond: n > 1 && tFirst ? (n - 1) / Math.max(1e-9, (t1 - tFirst) / 1000) : 0,
-        },
-        timings: {
-          prompt_n: usage.promptTokens,
-          prompt_ms: promptMs,
-          prompt_per_second: usage.promptTokens / Math.max(1e-9, promptMs / 1000),
-          predicted_n: Math.max(0, n - 1),
-          predicted_ms: predictedMs,
-          predicted_per_second: n > 1 && predictedMs > 0 ? (n - 1) / (predictedMs / 1000) : 0,
-        },
-      } satisfies GenerateResult;
+      // The prompt's time includes the server's queue and the network.
+      const timing = measured(usage.promptTokens, n, (tFirst || t1) - t0, tFirst ? t1 - tFirst : 0);
+      return { ids, text, reasoning, content, toolCalls, finishReason, ...timing } satisfies GenerateResult;
     });
   }
 

@@ -11,6 +11,7 @@ import { DEFAULT_THINKING_BUDGET, ReasoningSplitter, THINK_CLOSE, ThinkingBudget
 import type { Tokenizer } from '../text/tokenizer';
 import { parseToolCalls, TOOL_CALLS_OPEN, type ToolCall } from '../text/toolCalls';
 import type { LanguageModel } from './languageModel';
+import { measured } from './timings';
 
 export interface GenerateRequest {
   /** Prompt token ids (a chat prompt is rendered and tokenized before this). */
@@ -206,30 +207,5 @@ export async function generate(
   }
   const rest = toolCalls.length ? '' : content.slice(streamed);
   if (rest || last.reasoning) onChunk({ token: -1, text: '', reasoning: last.reasoning, content: rest });
-  const t1 = performance.now();
-  const promptMs = tFirst - t0;
-  const predictedMs = t1 - tFirst;
-  return {
-    ids,
-    text,
-    reasoning,
-    content,
-    toolCalls,
-    finishReason,
-    usage: {
-      promptTokens: req.prompt.length,
-      completionTokens: ids.length,
-      prefillTokensPerSecond: req.prompt.length / Math.max(1e-9, (tFirst - t0) / 1000),
-      decodeTokensPerSecond: ids.length > 1 ? (ids.length - 1) / Math.max(1e-9, (t1 - tFirst) / 1000) : 0,
-    },
-    // The first token comes with the prefill; the decode makes the rest.
-    timings: {
-      prompt_n: req.prompt.length,
-      prompt_ms: promptMs,
-      prompt_per_second: req.prompt.length / Math.max(1e-9, promptMs / 1000),
-      predicted_n: Math.max(0, ids.length - 1),
-      predicted_ms: predictedMs,
-      predicted_per_second: ids.length > 1 ? (ids.length - 1) / Math.max(1e-9, predictedMs / 1000) : 0,
-    },
-  };
+  return { ids, text, reasoning, content, toolCalls, finishReason, ...measured(req.prompt.length, ids.length, tFirst - t0, performance.now() - tFirst) };
 }
