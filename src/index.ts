@@ -2,7 +2,7 @@
 export { createEngine, Engine, type EngineOptions, type GenerateOptions, type Generation } from './client/engine';
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionUsage } from './client/openai';
 export type { LoadProgress, ModelInfo, ModelSpec } from './engine/core';
-export type { FinishReason, GenerateChunk, GenerateRequest, GenerateResult, Usage } from './engine/generation';
+export type { FinishReason, GenerateChunk, GenerateRequest, GenerateResult, Timings, Usage } from './engine/generation';
 export type { ChatMessage, ToolDef } from './text/chatTemplate';
 export type { ToolCall } from './text/toolCalls';
 export type { SamplingOptions } from './text/sampler';
@@ -15,6 +15,7 @@ export { CheckpointError } from './model/safetensors';
 export { makeDefaultModel } from './model/defaultModel';
 export { deleteModel, downloadModel, listModels, modelSize, ModelNotStoredError, StorageFullError, type StoredModelInfo } from './store/modelStore';
 export type { ExpertCacheStats, EvictionPolicy } from './store/expertCache';
+export type { ExpertStats, MemoryStats, ModelStats, Placement } from './engine/stats';
 export { ShardError } from './shard/shardedModel';
 export { OpenAIEngine, OpenAIError, type OpenAIEngineOptions, type RemoteModelInfo } from './client/openaiBackend';
 export type { ShardSpec } from './shard/remoteExecutor';

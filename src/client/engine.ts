@@ -6,6 +6,7 @@
 import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import type { EngineCore, LoadOptions, LoadProgress, ModelInfo, ModelSpec } from '../engine/core';
 import type { GenerateChunk, GenerateRequest, GenerateResult } from '../engine/generation';
+import type { ModelStats } from '../engine/stats';
 import { abortError } from '../engine/abort';
 import { requestGpuDevice } from '../gpu/device';
 import { sendErrorsWithTheirClass } from './errors';
@@ -71,6 +72,14 @@ export class Engine {
         emit(c);
       }, signal);
     });
+  }
+
+  /**
+   * Memory by kind, the expert cache's hits per layer and expert, and where each layer runs. Counters
+   * only, no GPU work: a page may poll it while a generation streams.
+   */
+  stats(): Promise<ModelStats> {
+    return Promise.resolve(this.core.stats());
   }
 
   /** Next-token logits of every position of `ids` ([n, vocab], row-major), for scoring. */
@@ -147,6 +156,9 @@ async function createLocalEngine(opts: EngineOptions): Promise<Engine> {
     core = new EngineCore(device ?? (() => requestGpuDevice()), webSocket);
   }
   const wrapFn = <F extends (...a: never[]) => unknown>(f?: F) => (f && w ? proxy(f) : f);
+  // Progress the worker sent before an abort can arrive after it: none is handed on once the load settled.
+  let settled = false;
+  const progress = onProgress && ((p: LoadProgress) => void (settled || onProgress(p)));
   const abort = new Promise<never>((_, reject) =>
     signal?.addEventListener('abort', () => {
       void core.abortLoad();
@@ -154,12 +166,14 @@ async function createLocalEngine(opts: EngineOptions): Promise<Engine> {
     }),
   );
   try {
-    const info = await Promise.race([core.load(model, load, wrapFn(onProgress), wrapFn(onDeviceLost)), abort, failed]);
+    const info = await Promise.race([core.load(model, load, wrapFn(progress), wrapFn(onDeviceLost)), abort, failed]);
     return new Engine(core, info, w);
   } catch (e) {
     // An aborted or failed load frees what it held: the worker (with its device) goes away.
     if (w) w.terminate();
     else void core.unload();
     throw e;
+  } finally {
+    settled = true;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ChatMessage, ToolDef } from '../text/chatTemplate';
 import type { ToolCall } from '../text/toolCalls';
-import type { GenerateResult } from '../engine/generation';
+import type { GenerateResult, Timings } from '../engine/generation';
 import type { Engine } from './engine';
 
 export interface ChatCompletionRequest {
@@ -53,6 +53,8 @@ export interface ChatCompletion {
     finish_reason: GenerateResult['finishReason'];
   }[];
   usage: ChatCompletionUsage;
+  /** Where the time went (prefill, decode), as llama.cpp's server gives it; vLLM's gives none. */
+  timings?: Timings;
 }
 
 export interface ChatCompletionChunk {
@@ -67,6 +69,8 @@ export interface ChatCompletionChunk {
     finish_reason: GenerateResult['finishReason'] | null;
   }[];
   usage?: ChatCompletionUsage | null;
+  /** On the chunk with the finish_reason, as llama.cpp's server sends it. */
+  timings?: Timings;
 }
 
 function usage(r: GenerateResult): ChatCompletionUsage {
@@ -126,6 +130,7 @@ export class ChatCompletions {
           },
         ],
         usage: usage(r),
+        timings: r.timings,
       };
     }
     const includeUsage = !!req.stream_options?.include_usage;
@@ -152,7 +157,7 @@ export class ChatCompletions {
       const r = await gen.result;
       if (!started) yield role();
       if (r.toolCalls.length) yield chunk({ tool_calls: r.toolCalls.map((t, index) => ({ index, ...t })) });
-      yield chunk({}, r.finishReason);
+      yield { ...chunk({}, r.finishReason), timings: r.timings };
       if (includeUsage) yield { id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(r) } as ChatCompletionChunk;
     })();
   }

@@ -15,6 +15,7 @@ import type { LanguageModel } from './languageModel';
 import { loadSharded, type ShardingOptions } from '../shard/coordinator';
 import type { WebSocketClass } from '../shard/remoteExecutor';
 import type { LoadProgress } from './weights';
+import type { ModelStats } from './stats';
 
 export type { LoadProgress };
 
@@ -194,6 +195,11 @@ export class EngineCore {
 
   abort(id: number): void {
     this.running.get(id)?.abort();
+  }
+
+  /** The loaded model's memory, expert-cache counters and placement; answered between GPU steps, so during a generation too. */
+  stats(): ModelStats {
+    return this.need().stats();
   }
 
   /** Prompt ids of a chat, through the model's chat template (tools included). */

@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../model/config';
 import type { LogitsWanted } from './model';
+import type { ModelStats } from './stats';
 
 /**
  * What generation needs of a model: a whole Model on one device, or a ShardedModel whose layers run on
@@ -17,5 +18,7 @@ export interface LanguageModel {
   nextToken(ids: ArrayLike<number>): Promise<number>;
   /** Feeds ids, then decodes count greedy tokens (the state then holds all but the last). */
   greedyTokens(ids: ArrayLike<number>, count: number): Promise<number[]>;
+  /** Memory, expert-cache counters and placement of the parts in this process (counters only: cheap). */
+  stats(): ModelStats;
   destroy(): void | Promise<void>;
 }

@@ -24,6 +24,7 @@ import { router } from '../gpu/router';
 import { sharedExpertMix } from '../gpu/sharedExpertMix';
 import { destroyWeights, uploadWeights, type ExpertWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
 import { Workspace } from './workspace';
+import type { ModelStats } from './stats';
 
 /** Eps of the lightning output norm: hard-wired upstream, independent of rms_norm_eps (MODEL.md §5.3). */
 const LIGHTNING_NORM_EPS = 1e-6;
@@ -184,6 +185,24 @@ export class Model {
       kv: q.kv.reduce((a, kv) => a + (kv?.pages.reduce((x, p) => x + p.k.size + p.v.size, 0) ?? 0), 0),
     }));
     return { weights, scratch: this.ws.bytes + this.decay.reduce((a, b) => a + size(b), 0) + size(this.chainIds), sequences, total: this.gpu.bytesInUse, peak: this.gpu.peakBytes };
+  }
+
+  /** Memory by kind, the expert cache's counters, and where the layers run (`where` names this device). */
+  stats(where = 'device 0'): ModelStats {
+    const m = this.memory();
+    return {
+      memory: {
+        weights: m.weights,
+        expertCache: this.experts?.bytes ?? 0,
+        scratch: m.scratch,
+        state: m.sequences.reduce((s, q) => s + q.state, 0),
+        kv: m.sequences.reduce((s, q) => s + q.kv, 0),
+        total: m.total,
+        peak: m.peak,
+      },
+      experts: this.experts?.snapshot() ?? null,
+      placement: [{ ...this.range, where }],
+    };
   }
 
   /** The current sequence's position: the tokens it has been fed. */

@@ -1,5 +1,6 @@
 import type { LayerRange } from '../model/config';
 import type { LogitsWanted, Model, PartInput } from '../engine/model';
+import type { ModelStats } from '../engine/stats';
 
 /**
  * One place a range of layers runs: a GPUDevice of this process (LocalExecutor) or a shard server
@@ -18,6 +19,8 @@ export interface Executor {
   nextToken(input: PartInput): Promise<number>;
   /** Starts a new sequence. */
   reset(): Promise<void>;
+  /** The part's stats, when it runs in this process; null for a remote shard (its memory is the server's). */
+  stats(): ModelStats | null;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,10 @@ export class LocalExecutor implements Executor {
 
   async reset(): Promise<void> {
     this.model.reset();
+  }
+
+  stats(): ModelStats {
+    return this.model.stats(this.name);
   }
 
   async close(): Promise<void> {

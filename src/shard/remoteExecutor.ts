@@ -218,6 +218,10 @@ export class RemoteExecutor implements Executor {
     await this.request({ type: 'reset', id: this.nextId++, seq: old }, false);
   }
 
+  stats(): null {
+    return null;
+  }
+
   async close(): Promise<void> {
     this.fail('was closed by this side');
   }

@@ -2,6 +2,7 @@ import type { ModelConfig } from '../model/config';
 import type { LanguageModel } from '../engine/languageModel';
 import type { LogitsWanted, PartInput } from '../engine/model';
 import type { Executor } from './executor';
+import { mergeStats, type ModelStats } from '../engine/stats';
 
 /** A failure of one executor: names it and its layers. */
 export class ShardError extends Error {
@@ -54,6 +55,12 @@ export class ShardedModel implements LanguageModel {
 
   get position(): number {
     return this.history.length;
+  }
+
+  /** The local parts' memory and expert caches together; every part's layers and where they run. */
+  stats(): ModelStats {
+    const local = this.executors.map((e) => e.stats()).filter((s): s is ModelStats => s !== null);
+    return mergeStats(local, this.executors.map((e) => ({ ...e.layers, where: e.name })));
   }
 
   async reset(): Promise<void> {

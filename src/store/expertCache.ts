@@ -13,6 +13,7 @@ import { imageLayout, type ImageSlice } from '../gpu/weightImage';
 import { imageOf, storedMatrix } from '../engine/matrices';
 import type { ExpertWeights } from '../engine/weights';
 import type { QuantFormat } from '../model/quantize';
+import type { ExpertStats } from '../engine/stats';
 
 export type EvictionPolicy = 'lru' | 'lfu';
 
@@ -57,6 +58,9 @@ export class ExpertCache {
   private readonly quant: QuantFormat | undefined;
   private tick = 0;
   private readonly pendingPredictions = new Map<number, Set<number>>();
+  /** [layer][expert] hits and misses; rows of layers this cache does not hold are empty. */
+  private readonly layerHits: number[][];
+  private readonly layerMisses: number[][];
 
   constructor(
     private readonly gpu: Gpu,
@@ -75,6 +79,25 @@ export class ExpertCache {
         return { expert: -1, weights: { w1, w3, w2 }, loading: null, lastUse: 0, uses: 0, prefetched: false };
       }),
     );
+    const counts = () => this.layers.map((slots) => new Array<number>(slots.length ? c.numExperts : 0).fill(0));
+    this.layerHits = counts();
+    this.layerMisses = counts();
+  }
+
+  /** GPU bytes of the slots. */
+  get bytes(): number {
+    return this.layers.flat().reduce((s, slot) => s + slot.weights.w1.parts[0].buffer.size + slot.weights.w3.parts[0].buffer.size + slot.weights.w2.parts[0].buffer.size, 0);
+  }
+
+  /** The counters now, with hits per layer and expert and what is resident (copies: the caller may keep them). */
+  snapshot(): ExpertStats {
+    return {
+      ...this.stats,
+      slotsPerLayer: this.slotsPerLayer,
+      layerHits: this.layerHits.map((r) => [...r]),
+      layerMisses: this.layerMisses.map((r) => [...r]),
+      resident: this.layers.map((slots, l) => Array.from(this.layerHits[l], (_, e) => slots.some((s) => s.expert === e && !s.loading))),
+    };
   }
 
 
@@ -95,9 +118,11 @@ export class ExpertCache {
       let slot = slots.find((s) => s.expert === e);
       if (slot) {
         this.stats.hits++;
+        this.layerHits[layer][e]++;
         if (slot.prefetched) this.stats.prefetchHits++;
       } else {
         this.stats.misses++;
+        this.layerMisses[layer][e]++;
         slot = await this.victim(slots, [...chosen, ...slots.filter((s) => experts.includes(s.expert))]);
         this.load(layer, slot, e);
       }
