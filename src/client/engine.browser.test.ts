@@ -208,7 +208,18 @@ describe('chat templates', () => {
       const engine = await createEngine({ model: memorySource('scripted', { ...makeScriptedModel(), ...files }), worker: false });
       expect(engine.info.hasChatTemplate).toBe(true);
       // '<s>' 'Hello' '</think>': the template's text, tokenized without adding BOS again.
-      expect(await engine.chatPrompt({ messages: [{ role: 'user', content: 'Hello' }] })).toEqual([1, 10, 6]);
+      expect(await engine.chatPrompt({ messages: [{ role: 'user', content: 'Hello' }] })).toEqual({ ids: [1, 10, 6], startsInThinking: false });
       await engine.unload();
     });
+
+  it('that open <think> for the reply start it in its reasoning', async () => {
+    const files = { 'chat_template.jinja': '<s>{{ messages[0].content }}<think>' };
+    const engine = await createEngine({ model: memorySource('scripted', { ...makeScriptedModel(), ...files }), worker: false });
+    expect(await engine.chatPrompt({ messages: [{ role: 'user', content: 'Hello' }] })).toEqual({ ids: [1, 10, 3], startsInThinking: true });
+    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 });
+    expect(r.choices[0].message.reasoning_content).toBe('Let me look it up.');
+    expect(r.timings?.prompt_n).toBe(3);
+    expect(r.timings?.predicted_n).toBe(r.usage.completion_tokens - 1); // the first token comes with the prompt
+    await engine.unload();
+  });
 });

@@ -122,7 +122,7 @@ export class Engine {
   }
 
   /** @internal */
-  chatPrompt(req: Parameters<EngineCore['chatPrompt']>[0]): Promise<number[]> {
+  chatPrompt(req: Parameters<EngineCore['chatPrompt']>[0]): Promise<ReturnType<EngineCore['chatPrompt']>> {
     return Promise.resolve(this.core.chatPrompt(req));
   }
 }

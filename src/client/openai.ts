@@ -83,12 +83,13 @@ export class ChatCompletions {
   create(req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
   create(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
   async create(req: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const prompt = await this.engine.chatPrompt({ messages: req.messages, tools: req.tools });
+    const { ids: prompt, startsInThinking } = await this.engine.chatPrompt({ messages: req.messages, tools: req.tools });
     const stop = req.stop === undefined ? [] : [req.stop].flat();
     const gen = this.engine.generate(prompt, {
       maxTokens: req.max_completion_tokens ?? req.max_tokens,
       stop,
       thinkingBudget: req.thinking_budget,
+      startsInThinking,
       ignoreEos: req.ignore_eos,
       stopIds: req.stop_token_ids,
       parseToolCalls: !!req.tools?.length,

@@ -3,6 +3,7 @@
  * in a Web Worker (reached through comlink) or in the calling thread; nothing here touches the DOM.
  */
 import { applyChatTemplate, type ChatMessage, type ToolDef } from '../text/chatTemplate';
+import { opensThinking } from '../text/thinking';
 import { loadTokenizer, type Tokenizer } from '../text/tokenizer';
 import type { ModelConfig } from '../model/config';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
@@ -202,12 +203,15 @@ export class EngineCore {
     return this.need().stats();
   }
 
-  /** Prompt ids of a chat, through the model's chat template (tools included). */
-  chatPrompt(req: ChatPromptRequest): number[] {
+  /**
+   * Prompt ids of a chat, through the model's chat template (tools included), and whether the template
+   * left a `<think>` open for the reply (then the reply starts in its reasoning).
+   */
+  chatPrompt(req: ChatPromptRequest): { ids: number[]; startsInThinking: boolean } {
     const tok = this.needTokenizer();
     const text = applyChatTemplate(this.template, req.messages, { tools: req.tools, addGenerationPrompt: true, bosToken: this.special.bos, eosToken: this.special.eos });
     // The template writes the special tokens itself.
-    return tok.encode(text, { addSpecialTokens: !this.template });
+    return { ids: tok.encode(text, { addSpecialTokens: !this.template }), startsInThinking: opensThinking(text) };
   }
 
   encode(text: string, addSpecialTokens = true): number[] {

@@ -12,6 +12,11 @@ export const THINK_CLOSE = '\n</think>\n\n';
 /** MiniMax-M1-40k is trained with a 40k-token thinking budget. */
 export const DEFAULT_THINKING_BUDGET = 40000;
 
+/** True when `prompt` leaves a `<think>` block open (the chat template opened it): generation starts in it. */
+export function opensThinking(prompt: string): boolean {
+  return prompt.lastIndexOf(THINK_OPEN) > prompt.lastIndexOf(THINK_CLOSE_TAG);
+}
+
 export interface SplitText {
   reasoning: string;
   content: string;
