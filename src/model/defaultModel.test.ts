@@ -5,6 +5,8 @@ import { parseConfig } from './config';
 import { indexCheckpoint } from './safetensors';
 import { memorySource } from './source';
 import { checkTensors } from './weights';
+import { applyChatTemplate } from '../text/chatTemplate';
+import { opensThinking } from '../text/thinking';
 
 describe('default model', () => {
   it('is the same bytes every time', () => {
@@ -21,5 +23,12 @@ describe('default model', () => {
     checkTensors(c, tensors);
     expect(tensors.get('model.layers.0.block_sparse_moe.gate.weight')!.dtype).toBe('F32');
     expect(tensors.get('model.layers.0.block_sparse_moe.experts.0.w1.weight')!.dtype).toBe('BF16');
+  });
+
+  it("has MiniMax-M1's chat template, whose reply prompt opens <think>", () => {
+    const tc = JSON.parse(makeDefaultModel()['tokenizer_config.json'] as string);
+    const text = applyChatTemplate(tc.chat_template, [{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
+    expect(text).toBe('<begin_of_document><beginning_of_sentence>user name=user\nHi<end_of_sentence>\n<beginning_of_sentence>ai name=assistant\n<think>\n');
+    expect(opensThinking(text)).toBe(true);
   });
 });

@@ -10,6 +10,16 @@ import { parseConfig } from './config';
 import { randn } from './random';
 import { expectedTensors } from './weights';
 import { writeSafetensors, type TensorData } from './writeSafetensors';
+import m1ChatTemplate from '../text/minimax-m1-chat-template.jinja?raw';
+
+/**
+ * MiniMax-M1's own chat template, whose generation prompt also opens <think>: M1 writes <think> itself,
+ * random weights never would, and this way a reply of the default model shows the reasoning path and
+ * the thinking budget at work (the budget closes the block; the answer follows).
+ */
+const M1_PROMPT_END = "{{ '<beginning_of_sentence>ai name=assistant\\n' -}}{%- endif -%}";
+if (!m1ChatTemplate.trimEnd().endsWith(M1_PROMPT_END)) throw new Error('minimax-m1-chat-template.jinja: its generation prompt is not where it was');
+export const DEFAULT_CHAT_TEMPLATE = m1ChatTemplate.trimEnd().slice(0, -M1_PROMPT_END.length) + "{{ '<beginning_of_sentence>ai name=assistant\\n<think>\\n' -}}{%- endif -%}";
 
 const LAYERS = 4;
 const alpha = (2 * LAYERS) ** 0.25;
@@ -88,7 +98,7 @@ export function makeDefaultModel(): Record<string, Uint8Array | string> {
     'config.json': json(DEFAULT_CONFIG),
     'generation_config.json': json({ bos_token_id: 1, eos_token_id: 2, do_sample: false }),
     'tokenizer.json': json(tokenizerJson()),
-    'tokenizer_config.json': json({ tokenizer_class: 'PreTrainedTokenizerFast', add_bos_token: true, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' }),
+    'tokenizer_config.json': json({ tokenizer_class: 'PreTrainedTokenizerFast', add_bos_token: true, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', chat_template: DEFAULT_CHAT_TEMPLATE }),
     'model.safetensors': writeSafetensors(tensors, { format: 'pt', generator: 'lightmoe makeDefaultModel' }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * fixtures/minimax-m1-chat-template.jinja is the `chat_template` of tokenizer_config.json in the
+ * minimax-m1-chat-template.jinja is the `chat_template` of tokenizer_config.json in the
  * MiniMax-AI/MiniMax-M1 GitHub repository (commit a2328261e3faf6b1262a6dea55442bc1083b46da), written
  * out verbatim (JSON string unescaped).
  */
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { applyChatTemplate, type ChatMessage, type ToolDef } from './chatTemplate';
 import { parseToolCalls } from './toolCalls';
 
-const MINIMAX = readFileSync(new URL('./fixtures/minimax-m1-chat-template.jinja', import.meta.url), 'utf8');
+const MINIMAX = readFileSync(new URL('./minimax-m1-chat-template.jinja', import.meta.url), 'utf8');
 
 const weatherTool: ToolDef = {
   type: 'function',
