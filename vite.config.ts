@@ -1,5 +1,6 @@
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
+import { modelIndex } from './scripts/modelIndex';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -8,6 +9,7 @@ export default defineConfig({
   root: 'demo',
   appType: 'mpa', // a missing model file must be a 404, not the demo page
   publicDir: '../public',
+  plugins: [modelIndex(`${root}public`)],
   resolve: { alias: { lightmoe: `${root}src/index.ts` } }, // the demo imports the package as an app would
   worker: { format: 'es' },
   build: {

@@ -1,124 +1,327 @@
-import { createEngine, deleteModel, listModels, type Engine } from '../src/index';
+/**
+ * The demo page: pick and load a model (progress by phase, cancel), chat with it (reasoning apart, tool
+ * calls, Stop), tune sampling, and watch the runtime: speed, GPU memory, the expert cache per layer.
+ * The engine runs in its Web Worker; this thread only draws.
+ */
+import './style.css';
+import { createEngine, type ChatMessage, type Engine, type ModelSpec, type ToolDef } from '../src/index';
+import { ms } from './format';
+import { DEFAULT_MODEL, servedModels, showStored } from './models';
+import { ProgressRows } from './progress';
+import { StatsPanel, type Speed } from './statsPanel';
+import { Transcript, type AssistantTurn } from './transcript';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
+const [load, folder, cancel, send, stop, newChat] = ['load', 'folder', 'cancel', 'go', 'stop', 'new-chat'].map((id) => $<HTMLButtonElement>(id));
 const status = $('status');
-const progress = $<HTMLProgressElement>('progress');
-const [go, stop, cancel, loadButton] = ['go', 'stop', 'cancel', 'load'].map((id) => $<HTMLButtonElement>(id));
+const progress = new ProgressRows($('progress'));
+const stats = new StatsPanel();
+const transcript = new Transcript($('transcript'));
+
+const WEATHER: ToolDef = {
+  type: 'function',
+  function: { name: 'get_weather', description: 'The weather now in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+};
 
 let engine: Engine | null = null;
 let loading: AbortController | null = null;
-let generating: AbortController | null = null;
+let generating: { ctl: AbortController; done: Promise<void> } | null = null;
+let messages: ChatMessage[] = [];
 
 function say(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
 
-const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+/** A problem the page cannot get past by itself, with the one thing to do about it. */
+function banner(text: string | null, action?: { label: string; run: () => void }): void {
+  $('banner').hidden = text === null;
+  $('banner-text').textContent = text ?? '';
+  const b = $<HTMLButtonElement>('banner-action');
+  b.hidden = !action;
+  if (action) {
+    b.textContent = action.label;
+    b.onclick = action.run;
+  }
+}
 
-async function load(): Promise<void> {
-  go.disabled = true;
+/** A number field's value, or undefined when it is blank. */
+function num(id: string): number | undefined {
+  const v = input(id).value.trim();
+  return v === '' ? undefined : Number(v);
+}
+
+function explain(e: unknown): string {
+  const err = e as Error;
+  switch (err.name) {
+    case 'AbortError':
+      return 'Load cancelled. What was downloaded stays stored: Load again resumes from there.';
+    case 'StorageFullError':
+      return `${err.message}. Delete a stored model below, or load with less.`;
+    case 'ConfigError':
+    case 'CheckpointError':
+      return `This model folder is broken: ${err.message}`;
+    default:
+      return `Could not load the model: ${err.message}`;
+  }
+}
+
+async function stopGenerating(): Promise<void> {
+  generating?.ctl.abort();
+  await generating?.done;
+}
+
+async function loadModel(spec: ModelSpec, label: string): Promise<void> {
+  await stopGenerating();
   loading?.abort();
-  await engine?.unload();
-  engine = null;
-  const url = new URL(input('model').value, location.href).href;
-  const budget = input('budget').value ? Number(input('budget').value) : undefined;
-  loading = new AbortController();
+  const ctl = (loading = new AbortController());
+  send.disabled = true;
+  load.disabled = folder.disabled = true;
   cancel.disabled = false;
-  loadButton.disabled = true;
-  progress.hidden = false;
+  const old = engine;
+  engine = null;
+  await old?.unload();
+  stats.setModel(null);
+  progress.reset();
+  banner(null);
+  const budget = num('budget');
+  const quantize = $<HTMLSelectElement>('quantize').value as '' | 'int8' | 'int4';
+  let fetched = false;
   const t0 = performance.now();
+  say(`Loading ${label} …`);
   try {
-    say(`Loading ${url} …`);
-    engine = await createEngine({
-      model: url,
-      expertBudget: budget,
-      prefetch: budget !== undefined,
-      signal: loading.signal,
+    const e = await createEngine({
+      model: spec,
+      expertBudget: budget === undefined || budget >= 100 ? undefined : budget / 100,
+      prefetch: budget !== undefined && budget < 100,
+      quantize: quantize || undefined,
+      signal: ctl.signal,
       onProgress: (p) => {
-        progress.value = p.total ? p.loaded / p.total : 0;
-        say(p.phase === 'compile' ? 'Compiling GPU pipelines…' : `${p.phase}: ${mib(p.loaded)} / ${mib(p.total)} MiB`);
+        fetched ||= p.phase === 'fetch';
+        progress.update(p);
+        say(`Loading ${label}: ${p.phase === 'fetch' ? 'downloading' : p.phase === 'store' ? 'storing in IndexedDB' : p.phase === 'upload' ? 'uploading to the GPU' : 'compiling GPU pipelines'} …`);
       },
       onDeviceLost: (message) => {
         engine = null;
-        go.disabled = true;
-        say(`The GPU device was lost (${message}). Press Load to start again.`, true);
+        send.disabled = true;
+        say('The GPU device was lost.', true);
+        banner(`The GPU device was lost (${message}). The page is fine: reload the engine to go on.`, { label: 'Reload the engine', run: () => void loadModel(spec, label) });
       },
     });
-    const c = engine.info.config;
+    if (ctl !== loading) return void e.unload(); // another Load started meanwhile
+    engine = e;
+    progress.finish(typeof spec === 'string' && !fetched);
+    const c = e.info.config;
     const kinds = c.layerKinds.map((k) => (k === 'lightning' ? 'L' : 'S')).join('');
-    say(`Ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${c.numLayers} layers (${kinds}), ${c.numExperts} experts top-${c.expertsPerToken}, vocabulary ${c.vocabSize}.`);
-    go.disabled = !engine.info.hasTokenizer;
-  } catch (e) {
-    say(`Could not load the model: ${(e as Error).message}`, true);
+    say(`Ready in ${ms(performance.now() - t0)}: ${c.numLayers} layers (${kinds}), ${c.numExperts} experts top-${c.expertsPerToken}, vocabulary ${c.vocabSize}.`);
+    $('mode-note').textContent = !e.info.hasTokenizer
+      ? 'This model folder has no tokenizer: there is nothing to chat with.'
+      : e.info.hasChatTemplate
+        ? ''
+        : 'This model has no chat template: each message is the start of a text it continues.';
+    send.disabled = !e.info.hasTokenizer;
+    stats.setModel(e.info);
+    stats.show(await e.stats());
+  } catch (err) {
+    if (ctl !== loading) return;
+    const name = (err as Error).name;
+    say(explain(err), name !== 'AbortError');
+    if (name === 'NoAdapterError') banner(`This browser cannot run lightmoe here. ${(err as Error).message}`);
   } finally {
-    progress.hidden = true;
-    cancel.disabled = true;
-    loadButton.disabled = false;
-    void showStored();
-  }
-}
-
-/** The IndexedDB store: what is there, how big, and a button to delete each. */
-async function showStored(): Promise<void> {
-  const list = $('stored');
-  list.replaceChildren();
-  for (const m of await listModels()) {
-    const li = document.createElement('li');
-    const del = document.createElement('button');
-    del.textContent = 'Delete';
-    del.addEventListener('click', () => void deleteModel(m.id).then(showStored));
-    li.append(`${m.url} — ${mib(m.storedBytes)} of ${mib(m.totalBytes)} MiB${m.complete ? '' : ' (incomplete)'} `, del);
-    list.append(li);
-  }
-}
-
-async function generate(): Promise<void> {
-  if (!engine) return;
-  go.disabled = true;
-  stop.disabled = false;
-  generating = new AbortController();
-  const out = $('out');
-  const reasoning = $('reasoning');
-  const ids: number[] = [];
-  out.textContent = input('prompt').value;
-  reasoning.textContent = '';
-  $('stats').textContent = '';
-  const seed = input('seed').value;
-  try {
-    const gen = engine.generate(input('prompt').value, {
-      maxTokens: Number(input('max').value) || 32,
-      sampling: { temperature: Number(input('temperature').value), seed: seed ? Number(seed) : undefined },
-      signal: generating.signal,
-    });
-    for await (const chunk of gen) {
-      if (chunk.token >= 0) ids.push(chunk.token);
-      out.textContent += chunk.content;
-      reasoning.textContent += chunk.reasoning;
+    if (ctl === loading) {
+      loading = null;
+      cancel.disabled = true;
+      load.disabled = folder.disabled = false;
+      void refreshStored();
     }
-    const { usage, finishReason } = await gen.result;
-    $('stats').textContent = `${usage.completionTokens} tokens (${finishReason}); prefill ${usage.prefillTokensPerSecond.toFixed(1)} tokens/s, decode ${usage.decodeTokensPerSecond.toFixed(1)} tokens/s.`;
-    say('Generated.');
-  } catch (e) {
-    say((e as Error).name === 'AbortError' ? 'Stopped.' : `Generation failed: ${(e as Error).message}`, (e as Error).name !== 'AbortError');
-  } finally {
-    $('ids').textContent = ids.join(' ');
-    go.disabled = false;
-    stop.disabled = true;
   }
 }
 
-$('load-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  void load();
+function refreshStored(): Promise<void> {
+  return showStored($('stored'), $('quota'), () => void refreshStored());
+}
+
+/** One reply: through the chat API when the model has a chat template, as a text continuation when not. */
+async function reply(text: string): Promise<void> {
+  const e = engine;
+  if (!e || generating) return;
+  const ctl = new AbortController();
+  let finished!: () => void;
+  generating = { ctl, done: new Promise((r) => (finished = r)) };
+  send.disabled = true;
+  stop.disabled = false;
+  transcript.user(text);
+  const turn = transcript.assistant();
+  const t0 = performance.now();
+  let first = 0;
+  let last = 0;
+  let tokens = 0;
+  const speed = (): Speed => ({
+    completionTokens: tokens,
+    firstTokenMs: first ? first - t0 : undefined,
+    decodePerSecond: tokens > 1 ? ((tokens - 1) * 1000) / Math.max(1, last - first) : 0,
+  });
+  const onToken = (reasoning: string, content: string) => {
+    last = performance.now();
+    first ||= last;
+    tokens++;
+    turn.add(reasoning, content);
+    transcript.scroll();
+  };
+  const poll = setInterval(() => {
+    stats.showSpeed(speed());
+    void e.stats().then((s) => stats.show(s), () => {});
+  }, 250);
+  say('Generating…');
+  const sampling = { temperature: num('temperature'), top_p: num('top-p'), seed: num('seed') };
+  const maxTokens = num('max') ?? 128;
+  const thinkingBudget = num('thinking');
+  try {
+    let result: Speed;
+    if (e.info.hasChatTemplate) {
+      messages.push({ role: 'user', content: text });
+      result = await chatTurn(e, turn, { maxTokens, thinkingBudget, sampling, signal: ctl.signal }, onToken);
+      messages.push({ role: 'assistant', content: turn.text });
+    } else {
+      const gen = e.generate(text, { maxTokens, thinkingBudget, signal: ctl.signal, sampling: { temperature: sampling.temperature, topP: sampling.top_p, seed: sampling.seed } });
+      for await (const c of gen) onToken(c.reasoning, c.content);
+      const r = await gen.result;
+      turn.toolCalls(r.toolCalls);
+      result = { promptTokens: r.usage.promptTokens, completionTokens: r.usage.completionTokens, prefillPerSecond: r.usage.prefillTokensPerSecond, decodePerSecond: r.usage.decodeTokensPerSecond, firstTokenMs: first - t0 };
+      turn.done(`${r.usage.completionTokens} tokens · ${r.finishReason}`);
+    }
+    stats.showSpeed(result);
+    say('Generated.');
+  } catch (err) {
+    stats.showSpeed(speed());
+    if ((err as Error).name === 'AbortError') {
+      turn.done(`${tokens} tokens · stopped`);
+      if (e.info.hasChatTemplate) messages.push({ role: 'assistant', content: turn.text });
+      say('Stopped.');
+    } else {
+      turn.done(`Generation failed: ${(err as Error).message}`, true);
+      say(`Generation failed: ${(err as Error).message}`, true);
+    }
+  } finally {
+    clearInterval(poll);
+    void e.stats().then((s) => stats.show(s), () => {});
+    generating = null;
+    finished();
+    stop.disabled = true;
+    send.disabled = engine !== e;
+  }
+}
+
+interface TurnOptions {
+  maxTokens: number;
+  thinkingBudget?: number;
+  sampling: { temperature?: number; top_p?: number; seed?: number };
+  signal: AbortSignal;
+}
+
+async function chatTurn(e: Engine, turn: AssistantTurn, o: TurnOptions, onToken: (reasoning: string, content: string) => void): Promise<Speed> {
+  const stream = await e.chat.completions.create({
+    messages,
+    tools: input('tools').checked ? [WEATHER] : undefined,
+    max_tokens: o.maxTokens,
+    thinking_budget: o.thinkingBudget,
+    ...o.sampling,
+    stream: true,
+    stream_options: { include_usage: true },
+    signal: o.signal,
+  });
+  let finish = '';
+  let speed: Speed = { completionTokens: 0, decodePerSecond: 0 };
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (choice?.delta.reasoning_content || choice?.delta.content) onToken(choice.delta.reasoning_content ?? '', choice.delta.content ?? '');
+    if (choice?.delta.tool_calls) turn.toolCalls(choice.delta.tool_calls);
+    if (choice?.finish_reason) finish = choice.finish_reason;
+    const t = chunk.timings;
+    if (t) speed = { promptTokens: t.prompt_n, completionTokens: t.predicted_n + 1, prefillPerSecond: t.prompt_per_second, decodePerSecond: t.predicted_per_second, firstTokenMs: t.prompt_ms };
+    if (chunk.usage) speed.completionTokens = chunk.usage.completion_tokens;
+  }
+  turn.done(`${speed.completionTokens} tokens · ${finish}`);
+  return speed;
+}
+
+// Wiring.
+$('load-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const url = new URL(input('model').value || DEFAULT_MODEL, location.href).href;
+  void loadModel(url, url);
 });
-$('gen-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  void generate();
-});
-stop.addEventListener('click', () => generating?.abort());
 cancel.addEventListener('click', () => loading?.abort());
-const fromQuery = new URLSearchParams(location.search).get('model');
-if (fromQuery) input('model').value = fromQuery;
-void load();
+folder.addEventListener('click', async () => {
+  // The directory picker where there is one (Chromium); a folder file input elsewhere.
+  const pick = (window as { showDirectoryPicker?: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker;
+  if (!pick) return input('folder-files').click();
+  try {
+    const dir = await pick.call(window);
+    void loadModel(dir, `folder ${dir.name}`);
+  } catch {
+    // the user closed the picker
+  }
+});
+input('folder-files').addEventListener('change', () => {
+  const files = [...(input('folder-files').files ?? [])];
+  if (files.length) void loadModel(files, `folder ${files[0].webkitRelativePath.split('/')[0] || 'picked'}`);
+});
+$('model-select').addEventListener('change', () => {
+  const v = $<HTMLSelectElement>('model-select').value;
+  $('url-label').hidden = v !== '';
+  if (v) input('model').value = v;
+  noteModel();
+});
+$('gen-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = $<HTMLTextAreaElement>('message').value;
+  if (!text.trim() || send.disabled) return;
+  $<HTMLTextAreaElement>('message').value = '';
+  void reply(text);
+});
+$('message').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    $<HTMLFormElement>('gen-form').requestSubmit();
+  }
+});
+stop.addEventListener('click', () => generating?.ctl.abort());
+newChat.addEventListener('click', async () => {
+  await stopGenerating();
+  messages = [];
+  transcript.clear();
+  say(engine ? 'New chat.' : status.textContent ?? '');
+});
+$('theme').addEventListener('click', () => {
+  const dark = document.documentElement.dataset.theme ? document.documentElement.dataset.theme === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches;
+  document.documentElement.dataset.theme = dark ? 'light' : 'dark';
+  localStorage.setItem('lightmoe-theme', document.documentElement.dataset.theme);
+});
+const theme = localStorage.getItem('lightmoe-theme');
+if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
+
+function noteModel(): void {
+  const url = new URL(input('model').value || DEFAULT_MODEL, location.href);
+  $('model-note').textContent =
+    url.pathname === DEFAULT_MODEL && url.origin === location.origin
+      ? 'The embedded default model has the MiniMax-M1 architecture at toy size, with random weights: it shows the runtime at work, and its text is noise. For a real little story, put a trained model folder under public/models/ (see the README).'
+      : '';
+}
+
+async function start(): Promise<void> {
+  const select = $<HTMLSelectElement>('model-select');
+  const served = await servedModels();
+  const fromQuery = new URLSearchParams(location.search).get('model');
+  select.replaceChildren(...served.map((m) => new Option(m.id === 'default' ? 'default (random weights)' : m.id, m.url)), new Option('Another folder URL…', ''));
+  const initial = fromQuery ?? served[0]?.url ?? DEFAULT_MODEL;
+  input('model').value = initial;
+  select.value = served.some((m) => m.url === initial) ? initial : '';
+  $('url-label').hidden = select.value !== '';
+  noteModel();
+  void refreshStored();
+  const url = new URL(initial, location.href).href;
+  await loadModel(url, url);
+}
+void start();
