@@ -11,7 +11,7 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking',
  * Ports of the tests' own servers, away from the README's `npm run demo` (5173) and `vite preview`
  * (4173): a server the tests did not start is never reused.
  */
-export const PORTS = { dev: 5391, preview: 5392, consumerDev: 5393, consumerPreview: 5394, insecure: 5395 };
+export const PORTS = { dev: 5391, preview: 5392, consumerDev: 5393, consumerPreview: 5394, insecure: 5395, models: 5396 };
 
 // The demo page and workers in headless Chromium with real WebGPU (SwiftShader where there is no GPU),
 // against the dev server and against the production build; and the packed package in a user's own apps.

@@ -151,8 +151,9 @@ async function reply(text: string): Promise<void> {
   generating = { ctl, done: new Promise((r) => (finished = r)) };
   send.disabled = true;
   stop.disabled = false;
+  const chat = e.info.hasChatTemplate;
   transcript.user(text);
-  const turn = transcript.assistant();
+  const turn = transcript.assistant(chat ? undefined : text);
   const t0 = performance.now();
   let first = 0;
   let last = 0;
@@ -179,7 +180,7 @@ async function reply(text: string): Promise<void> {
   const thinkingBudget = num('thinking');
   try {
     let result: Speed;
-    if (e.info.hasChatTemplate) {
+    if (chat) {
       messages.push({ role: 'user', content: text });
       result = await chatTurn(e, turn, { maxTokens, thinkingBudget, sampling, signal: ctl.signal }, onToken);
       messages.push({ role: 'assistant', content: turn.text });
@@ -197,7 +198,7 @@ async function reply(text: string): Promise<void> {
     stats.showSpeed(speed());
     if ((err as Error).name === 'AbortError') {
       turn.done(`${tokens} tokens · stopped`);
-      if (e.info.hasChatTemplate) messages.push({ role: 'assistant', content: turn.text });
+      if (chat) messages.push({ role: 'assistant', content: turn.text });
       say('Stopped.');
     } else {
       turn.done(`Generation failed: ${(err as Error).message}`, true);

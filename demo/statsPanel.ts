@@ -60,6 +60,7 @@ export class StatsPanel {
       el('div', { className: 'bar-row' }, el('b', {}, 'in use'), el('span', { className: 'note' }, `peak ${bytes(m.peak)}`), el('b', { className: 'num' }, bytes(m.total))),
     );
     const x = s.experts;
+    $('heatmap').hidden = $('heatmap-legend').hidden = !x;
     if (!x) {
       $('s-experts').textContent = 'Every expert is resident on the GPU: no cache to miss. Set an expert cache below 100% and Load to stream them from IndexedDB.';
       for (const row of this.cells) for (const c of row) (c.style.background = ''), c.classList.remove('resident');

@@ -12,33 +12,42 @@ export class AssistantTurn {
   private readonly reasoningText: HTMLElement;
   private readonly content: HTMLElement;
   private readonly meta: HTMLElement;
-  private reasoningChars = 0;
+  private reasoningTokens = 0;
   reasoning = '';
   text = '';
 
-  constructor() {
+  /** `continues`: the text this reply continues (a model without a chat template), shown before it. */
+  constructor(continues?: string) {
     this.reasoningSummary = el('summary', {}, 'Reasoning');
     this.reasoningText = el('div', { className: 'text' });
     this.reasoningBox = el('details', { className: 'reasoning', hidden: true }, this.reasoningSummary, this.reasoningText);
-    this.content = el('div', { className: 'content' });
+    this.content = el('span', { className: 'content' });
     this.meta = el('span', { className: 'meta' });
-    this.node = el('li', { className: 'turn assistant' }, this.reasoningBox, this.content, this.meta);
+    const prompt = continues === undefined ? [] : [el('span', { className: 'prompt' }, continues)];
+    this.node = el('li', { className: 'turn assistant streaming' }, this.reasoningBox, el('div', {}, ...prompt, this.content), this.meta);
     this.node.dataset.testid = 'assistant';
     this.content.dataset.testid = 'reply';
     this.reasoningBox.dataset.testid = 'reasoning';
   }
 
+  /** Called once a token: the count is on the node (data-tokens) for whoever watches. */
   add(reasoning: string, content: string): void {
+    this.node.dataset.tokens = String(Number(this.node.dataset.tokens ?? 0) + 1);
     if (reasoning) {
       this.reasoning += reasoning;
-      this.reasoningChars += reasoning.length;
+      this.reasoningTokens++;
+      // Open while the model thinks; it folds away when the answer starts.
+      if (this.reasoningBox.hidden) this.reasoningBox.open = true;
       this.reasoningBox.hidden = false;
       this.reasoningText.append(reasoning);
-      this.reasoningSummary.textContent = `Reasoning · ${this.reasoningChars} characters`;
+      this.reasoningSummary.textContent = `Reasoning · ${this.reasoningTokens} tokens`;
     }
-    if (content) {
-      this.text += content;
-      this.content.append(content);
+    // The newlines around </think> are the model's, not the answer's.
+    const shown = this.text || this.reasoningBox.hidden ? content : content.trimStart();
+    if (content) this.text += content;
+    if (shown) {
+      if (this.content.childNodes.length === 0) this.reasoningBox.open = false;
+      this.content.append(shown);
     }
   }
 
@@ -47,6 +56,7 @@ export class AssistantTurn {
   }
 
   done(meta: string, error = false): void {
+    this.node.classList.remove('streaming');
     this.meta.textContent = meta;
     this.meta.classList.toggle('error', error);
   }
@@ -60,8 +70,8 @@ export class Transcript {
     this.scroll();
   }
 
-  assistant(): AssistantTurn {
-    const t = new AssistantTurn();
+  assistant(continues?: string): AssistantTurn {
+    const t = new AssistantTurn(continues);
     this.list.append(t.node);
     this.scroll();
     return t;

@@ -29,7 +29,8 @@ test('a reloaded page loads the model from IndexedDB: no weight bytes over the n
   const second = (await net.total()) - first;
   console.log(`first load ${first} weight bytes over the network, second ${second}`);
   expect(second).toBe(0);
-  await page.click('#go');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
   // The page lists what is stored, with its size, and deletes it.
   await page.click('#stored-box summary');
@@ -51,9 +52,10 @@ test('a stored model loads with its server gone (offline), and generates', async
   await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
   expect(asked).toEqual([]); // not even config.json or the safetensors header
   await page.fill('#max', '8');
-  await page.click('#go');
+  await page.getByRole('textbox', { name: 'Message' }).fill('Once upon a time');
+  await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByTestId('status')).toHaveText('Generated.', { timeout: 120_000 });
-  expect((await page.getByTestId('ids').textContent())!.trim().split(' ')).toHaveLength(8);
+  await expect(page.getByTestId('assistant')).toContainText('8 tokens · length');
 });
 
 test('an aborted download resumes without fetching again what is stored', async ({ page, context }) => {
@@ -64,14 +66,16 @@ test('an aborted download resumes without fetching again what is stored', async 
     await route.continue().catch(() => {}); // the request may have been cancelled meanwhile
   });
   await page.goto(`/?model=${encodeURIComponent(MODEL)}`);
-  await expect(page.getByTestId('status')).toContainText(/(fetch|store): ([5-9]|\d\d)\.\d \//, { timeout: 60_000 });
-  await page.click('#cancel');
-  await expect(page.getByTestId('status')).toContainText('Could not load the model', { timeout: 30_000 });
-  await expect(page.getByTestId('status')).toContainText('abort');
+  await expect(page.locator('#phase-store')).toContainText(/^Store([5-9]|\d\d)\.\d MiB \//, { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  // Said at once, and it stays said: no progress reported after the cancel overwrites it.
+  await expect(page.getByTestId('status')).toContainText('Load cancelled', { timeout: 5_000 });
+  await page.waitForTimeout(1500);
+  await expect(page.getByTestId('status')).toContainText('Load cancelled. What was downloaded stays stored');
   await context.unroute('**/model.safetensors');
   const before = await net.total();
   expect(before).toBeLessThan(FILE_BYTES * 0.9);
-  await page.click('#load');
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
   await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 120_000 });
   const resumed = (await net.total()) - before;
   console.log(`aborted after ${before} bytes; the resumed download fetched ${resumed} more`);

@@ -4,29 +4,19 @@
  * a plain static server of this test's own (Vite's servers refuse unknown host names).
  */
 import { chromium, type Browser } from '@playwright/test';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import path from 'node:path';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, PORTS } from '../playwright.config';
 import { expect, test } from './fixtures';
+import { closeServer, staticServer } from './staticServer';
 
 const DIST = fileURLToPath(new URL('../dist/demo', import.meta.url));
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.css': 'text/css' };
 let server: Server;
 
 test.beforeAll(async () => {
-  server = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
-    let file = path.join(DIST, path.normalize(rel));
-    if (file.startsWith(DIST) && existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    if (!file.startsWith(DIST) || !existsSync(file)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(PORTS.insecure, '127.0.0.1', r));
+  server = await staticServer(DIST, PORTS.insecure);
 });
-test.afterAll(() => new Promise<void>((r) => server.close(() => r())));
+test.afterAll(() => closeServer(server));
 
 /** Opens the demo in its own browser and returns the status it settles on and the model files it asked for. */
 async function demoIn(browser: Browser, url: string): Promise<{ status: string; modelRequests: string[] }> {

