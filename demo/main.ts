@@ -57,11 +57,13 @@ function explain(e: unknown): string {
   switch (err.name) {
     case 'AbortError':
       return 'Load cancelled. What was downloaded stays stored: Load again resumes from there.';
+    case 'NoAdapterError':
+      return `This browser cannot run lightmoe here: ${err.message}`;
     case 'StorageFullError':
       return `${err.message}. Delete a stored model below, or load with less.`;
     case 'ConfigError':
     case 'CheckpointError':
-      return `This model folder is broken: ${err.message}`;
+      return `This model folder cannot be used: ${err.message}`;
     default:
       return `Could not load the model: ${err.message}`;
   }
@@ -127,7 +129,7 @@ async function loadModel(spec: ModelSpec, label: string): Promise<void> {
     if (ctl !== loading) return;
     const name = (err as Error).name;
     say(explain(err), name !== 'AbortError');
-    if (name === 'NoAdapterError') banner(`This browser cannot run lightmoe here. ${(err as Error).message}`);
+    if (name === 'NoAdapterError') banner(explain(err));
   } finally {
     if (ctl === loading) {
       loading = null;

@@ -155,22 +155,25 @@ test('the tarball holds the built package: no sources, tests or fixtures; a web 
   expect(readdirSync(path.join(webApp(), 'node_modules'))).not.toContain('webgpu');
 });
 
-/** Opens the README's example page and returns the story it streamed. */
+/** Opens the README's example page and returns the texts its story had, one per change while it streamed. */
 async function storyOf(page: import('@playwright/test').Page, url: string): Promise<string[]> {
-  const seen = new Set<string>();
+  // Every change of the first paragraph, seen by the page itself: polling from here misses a fast stream.
+  await page.addInitScript(() => {
+    const seen: string[] = ((window as unknown as { storyTexts: string[] }).storyTexts = []);
+    new MutationObserver(() => {
+      const t = document.querySelector('p')?.textContent;
+      if (t && t !== seen.at(-1)) seen.push(t);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
   await page.goto(url);
   const story = page.locator('p').first();
   await expect(story).toBeVisible({ timeout: 60_000 });
   await expect
-    .poll(async () => {
-      const t = (await story.textContent()) ?? '';
-      seen.add(t);
-      return t;
-    }, { timeout: 120_000, intervals: [50] })
+    .poll(async () => (await story.textContent()) ?? '', { timeout: 120_000, intervals: [50] })
     .toBe((await expected()).full_text);
   // The chat completion after it streams into a second paragraph.
   await expect(page.locator('p')).toHaveCount(2, { timeout: 60_000 });
-  return [...seen];
+  return page.evaluate(() => (window as unknown as { storyTexts: string[] }).storyTexts);
 }
 
 const expected = async () => (await readJson('models/stories260k/expected.json')).dtypes.float32.prompts[0];

@@ -79,6 +79,59 @@ describe('abort and resume', () => {
     });
 });
 
+describe('a flaky network', () => {
+  /** The real server, except that weight ranges (past the header) fail as `fault` says for request n. */
+  function flaky(fault: (n: number) => 'throw' | 'cut' | 503 | 404 | null) {
+    const log = loggingFetch();
+    let n = 0;
+    const tries = new Map<string, number>();
+    const doFetch: typeof fetch = async (input, init) => {
+      const range = new Headers(init?.headers).get('Range');
+      const start = range ? Number(/^bytes=(\d+)-/.exec(range)![1]) : 0;
+      if (!String(input).endsWith('model.safetensors') || start < headerBytes) return log.fetch(input, init);
+      tries.set(range!, (tries.get(range!) ?? 0) + 1);
+      const f = fault(n++);
+      if (f === 'throw') throw new TypeError('Failed to fetch');
+      if (typeof f === 'number') return new Response('busy', { status: f });
+      const res = await log.fetch(input, init);
+      if (f !== 'cut') return res;
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return new Response(bytes.slice(0, bytes.length >> 1), { status: 206, headers: res.headers });
+    };
+    return { fetch: doFetch, tries };
+  }
+
+  it('a dropped connection, a cut body and a 503 are each tried again; the model is stored whole and exact', async () => {
+    const faults = ['throw', 'cut', 503] as const;
+    const net = flaky((n) => faults[n] ?? null); // the first three weight ranges (fetched together) fail once each
+    const info = await downloadModel(URL, { id: 'flaky', fetch: net.fetch, concurrency: 1 });
+    expect(info.complete).toBe(true);
+    const tries = [...net.tries.values()];
+    expect(tries.slice(0, 3)).toEqual([2, 2, 2]);
+    expect(tries.slice(3).every((t) => t === 1)).toBe(true);
+    await expectSameBytes(await openStoredCheckpoint('flaky'));
+  });
+
+  it('a range that keeps failing fails the download after 3 tries, naming it; what was stored stays, and a later download completes', async () => {
+    let stored = 0; // once 5 records are stored, every range is cut
+    const net = flaky(() => (stored >= 5 ? 'cut' : null));
+    const err = await downloadModel(URL, { id: 'cut', fetch: net.fetch, concurrency: 1, onProgress: (p) => void (p.phase === 'store' && stored++) }).catch((e) => e);
+    expect(err.message).toMatch(/^GET .*model\.safetensors: expected \d+ bytes at \d+, got \d+ \(3 tries\)$/);
+    const [info] = await listModels();
+    expect(info).toMatchObject({ id: 'cut', complete: false, recordsStored: 5 });
+    expect((await downloadModel(URL, { id: 'cut' })).complete).toBe(true);
+    await expectSameBytes(await openStoredCheckpoint('cut'));
+  });
+
+  it('a 404 is not tried again', async () => {
+    const net = flaky(() => 404);
+    const err = await downloadModel(URL, { id: 'gone', fetch: net.fetch, concurrency: 1 }).catch((e) => e);
+    expect(err.message).toMatch(/model\.safetensors bytes \d+\.\.\d+: HTTP 404/);
+    expect(net.tries.size).toBeGreaterThan(0);
+    expect([...net.tries.values()].every((t) => t === 1)).toBe(true);
+  });
+});
+
 describe('storage', () => {
   it('a quota smaller than the model: StorageFullError with both sizes, nothing stored', async () => {
     let persistAsked = false;

@@ -25,6 +25,12 @@ export interface Remote {
   stream(file: RemoteFile): Promise<ReadableStreamDefaultReader<Uint8Array>>;
 }
 
+/** Tries of one range before the download fails: a dropped connection or a cut body is tried again. */
+const RANGE_TRIES = 3;
+
+/** A failure that another try may not have: the network, a cut body, a busy or failing server. */
+class TransientError extends Error {}
+
 /** How much of a file's start a server without Range has to send before we cancel: enough for a typical header. */
 const PREFIX_BYTES = 1 << 20;
 
@@ -44,18 +50,44 @@ export function remoteModel(baseUrl: string, fetchFn: typeof fetch, signal?: Abo
   };
   const httpError = (url: string, res: Response, what = '') => new Error(`GET ${url}${what}: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`);
 
-  const range = async (file: RemoteFile, start: number, end: number): Promise<Uint8Array> => {
-    const res = await get(file.url, { Range: `bytes=${start}-${end - 1}` });
+  const rangeOnce = async (file: RemoteFile, start: number, end: number, retry: boolean): Promise<Uint8Array> => {
+    let res: Response;
+    try {
+      // A try again skips the HTTP cache, in case the cut response left a broken entry there.
+      res = await fetchFn(file.url, { signal, headers: { Range: `bytes=${start}-${end - 1}` }, ...(retry ? { cache: 'no-store' as const } : {}) });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new TransientError(`GET ${file.url} bytes ${start}..${end} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     if (res.status !== 206) {
       await res.body?.cancel();
       if (res.ok) throw new Error(`GET ${file.url} bytes ${start}..${end}: the server answered with the whole file (HTTP ${res.status}) although it honoured Range before`);
-      throw httpError(file.url, res, ` bytes ${start}..${end}`);
+      const e = httpError(file.url, res, ` bytes ${start}..${end}`);
+      throw res.status >= 500 || res.status === 408 || res.status === 429 ? new TransientError(e.message) : e;
     }
     const cr = parseContentRange(res.headers.get('content-range'));
     if (!cr || cr.start !== start || cr.end !== end) throw new Error(`GET ${file.url}: asked for bytes ${start}..${end}, got Content-Range ${res.headers.get('content-range')}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length !== end - start) throw new Error(`GET ${file.url}: expected ${end - start} bytes at ${start}, got ${bytes.length}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new TransientError(`GET ${file.url} bytes ${start}..${end}: the body was cut (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+    if (bytes.length !== end - start) throw new TransientError(`GET ${file.url}: expected ${end - start} bytes at ${start}, got ${bytes.length}`);
     return bytes;
+  };
+
+  /** One range, tried again (after 0.25 s, then 0.5 s) while it fails in a way another try may not. */
+  const range = async (file: RemoteFile, start: number, end: number): Promise<Uint8Array> => {
+    for (let i = 0; ; i++) {
+      try {
+        return await rangeOnce(file, start, end, i > 0);
+      } catch (e) {
+        if (!(e instanceof TransientError) || i + 1 >= RANGE_TRIES) throw e instanceof TransientError ? new Error(`${e.message} (${RANGE_TRIES} tries)`, { cause: e.cause }) : e;
+        await sleep(250 * 2 ** i, signal);
+      }
+    }
   };
 
   const stream = async (file: RemoteFile) => {
@@ -156,4 +188,21 @@ export function remoteModel(baseUrl: string, fetchFn: typeof fetch, signal?: Abo
 function parseContentRange(h: string | null): { start: number; end: number; size: number | null } | null {
   const m = h && /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h.trim());
   return m ? { start: Number(m[1]), end: Number(m[2]) + 1, size: m[3] === '*' ? null : Number(m[3]) } : null;
+}
+
+/** Waits `ms`, or rejects at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }
+    function stop() {
+      clearTimeout(t);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }
