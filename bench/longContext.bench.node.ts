@@ -122,7 +122,8 @@ it('tiny-hybrid-stories: prefill tokens/s at 4000 tokens against a short prompt'
   const ids = (n: number) => Array.from({ length: n }, (_, i) => 3 + ((i * 7919) % 500));
   const rate = async (n: number) => {
     let best = 0;
-    for (let run = 0; run < 2; run++) {
+    // The best of several runs: a short prompt's rate swings ±10% run to run on a shared CPU adapter.
+    for (let run = 0; run < (n <= 256 ? 6 : 2); run++) {
       model.reset();
       const t0 = performance.now();
       await model.forward(ids(n), 'last');

@@ -12,6 +12,7 @@ struct Params {
   splits: u32, page0: u32, pageLen: u32, first: u32,
 }
 const MAX_HD = 256u;
+const MAX_QT = 8u;
 const NONE = -3.0e38; // the running max before any key
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -21,7 +22,7 @@ const NONE = -3.0e38; // the running max before any key
 @group(0) @binding(4) var<storage, read_write> part: array<f32>; // [n, nh, splits, 2 + hd]: m, l, acc of each split
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;    // [n, nh, hd] f32
 
-// Queries an invocation takes (1 to 4): each key and value quad it loads serves all of them, a
+// Queries an invocation takes (1 to MAX_QT): each key and value quad it loads serves all of them, a
 // QT × 4 tile of scores like a matmul's. Prefill takes as many as the registers hold; decode 1.
 override QT: u32 = 1u;
 
@@ -39,9 +40,9 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   // This split's keys of the page, and where each query's keys end (causal; 0 for a query past n).
   let chunk = (p.pageLen + p.splits - 1u) / p.splits;
   let k0 = s * chunk;
-  var m: array<f32, 4>;
-  var l: array<f32, 4>;
-  var end: array<u32, 4>;
+  var m: array<f32, MAX_QT>;
+  var l: array<f32, MAX_QT>;
+  var end: array<u32, MAX_QT>;
   // Registers as quads, QT queries of `quads` each: one loop step moves four channels.
   var acc: array<vec4f, MAX_HD / 4u>;
   var qv: array<vec4f, MAX_HD / 4u>;
@@ -73,7 +74,7 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   let stride = p.nkv * quads;
   for (var r = k0; r < kEnd; r += 4u) {
     let kb = (r * p.nkv + g) * quads;
-    var d: array<vec4f, 4>;
+    var d: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
     for (var c = 0u; c < quads; c++) {
       let k0v = kc[kb + c];
@@ -85,8 +86,8 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
         d[a] += vec4f(dot(qa, k0v), dot(qa, k1v), dot(qa, k2v), dot(qa, k3v));
       }
     }
-    var corr: array<f32, 4>;
-    var pr: array<vec4f, 4>;
+    var corr: array<f32, MAX_QT>;
+    var pr: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) {
       let valid = vec4u(r, r + 1u, r + 2u, r + 3u) < vec4u(end[a]);
       let da = select(vec4f(NONE), d[a], valid);

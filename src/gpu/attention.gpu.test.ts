@@ -78,6 +78,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
     [3, 4, 4, 2, 12, 5, 4 * 12 + 2 * 2 * 12], // q the first heads of q|k|v rows, a page of 5
     [1, 1000, 2, 1, 256, 300], // the largest head_dim, a last page partly full
     [6, 40, 4, 2, 72, 16], // three queries an invocation
+    [19, 30, 4, 2, 32, 16], // eight queries an invocation, the last block part full
     [9, 3, 2, 1, 128, 7], // two queries an invocation, the last one alone
   ])
     for (const variant of VARIANTS)
