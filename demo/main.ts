@@ -4,7 +4,7 @@
  * The engine runs in its Web Worker; this thread only draws.
  */
 import './style.css';
-import { createEngine, type ChatMessage, type Engine, type ModelSpec, type ToolDef } from '../src/index';
+import { createEngine, type ChatMessage, type Engine, type ModelSpec, type ShardSpec, type ToolDef } from '../src/index';
 import { ms } from './format';
 import { DEFAULT_MODEL, servedModels, showStored } from './models';
 import { ProgressRows } from './progress';
@@ -74,7 +74,26 @@ async function stopGenerating(): Promise<void> {
   await generating?.done;
 }
 
+/** The Remote shards box: `ws://host:port token` a line. */
+function shardsOf(text: string): ShardSpec[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [url, token, ...rest] = line.split(/\s+/);
+      if (!/^wss?:\/\//.test(url) || !token || rest.length) throw new RangeError(`Remote shards: "${line}" is not "ws://host:port token"`);
+      return { url, token };
+    });
+}
+
 async function loadModel(spec: ModelSpec, label: string): Promise<void> {
+  let shards: ShardSpec[];
+  try {
+    shards = shardsOf($<HTMLTextAreaElement>('shards').value);
+  } catch (err) {
+    return say((err as Error).message, true);
+  }
   await stopGenerating();
   loading?.abort();
   const ctl = (loading = new AbortController());
@@ -98,6 +117,8 @@ async function loadModel(spec: ModelSpec, label: string): Promise<void> {
       expertBudget: budget === undefined || budget >= 100 ? undefined : budget / 100,
       prefetch: budget !== undefined && budget < 100,
       quantize: quantize || undefined,
+      devices: num('devices'),
+      shards: shards.length ? shards : undefined,
       signal: ctl.signal,
       onProgress: (p) => {
         fetched ||= p.phase === 'fetch';

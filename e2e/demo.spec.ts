@@ -168,6 +168,29 @@ test.describe('a trained model from another server', () => {
   });
 });
 
+test('2 GPU devices: the layers split over them, the Stats say where, and the greedy reply is the one of one device', async ({ page }) => {
+  await page.goto('/');
+  await ready(page);
+  await settings(page, { temperature: '0', max: '12', thinking: '4' });
+  await send(page, 'Hi');
+  await expect(status(page)).toHaveText('Generated.', { timeout: 120_000 });
+  const one = await lastReply(page).textContent();
+  await expect(page.locator('#s-placement li')).toHaveText(['layers 0–3device 0']);
+  await settings(page, { devices: '2' });
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await ready(page);
+  await expect(page.locator('#s-placement li')).toHaveText([/^layers 0–\d|^layer 0/, /device 1$/]);
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await send(page, 'Hi');
+  await expect(status(page)).toHaveText('Generated.', { timeout: 120_000 });
+  expect(await lastReply(page).textContent()).toBe(one);
+  // A malformed shard line is refused before anything loads.
+  await page.fill('#shards', 'localhost:9000');
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await expect(status(page)).toHaveText('Remote shards: "localhost:9000" is not "ws://host:port token"');
+  await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled(); // the loaded engine stays
+});
+
 test('a missing model folder is reported on the page, which stays usable', async ({ page }) => {
   await page.goto('/');
   await ready(page);
