@@ -57,6 +57,8 @@ export class AssistantTurn {
 
   done(meta: string, error = false): void {
     this.node.classList.remove('streaming');
+    // The newline before </think> is the model's too.
+    if (this.reasoning) this.reasoningText.textContent = this.reasoning.trimEnd();
     this.meta.textContent = meta;
     this.meta.classList.toggle('error', error);
   }
