@@ -224,6 +224,8 @@ async function reply(text: string): Promise<void> {
       if (chat) messages.push({ role: 'assistant', content: turn.text });
       say('Stopped.');
     } else {
+      // The chat goes on without the turn that failed: templates want user and assistant in turn.
+      if (chat && messages.at(-1)?.role === 'user') messages.pop();
       turn.done(`Generation failed: ${(err as Error).message}`, true);
       say(`Generation failed: ${(err as Error).message}`, true);
     }
