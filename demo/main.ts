@@ -102,7 +102,7 @@ async function loadModel(spec: ModelSpec, label: string): Promise<void> {
   cancel.disabled = false;
   const old = engine;
   engine = null;
-  await old?.unload();
+  await old?.unload().catch(() => {}); // a lost device or a dead worker has nothing left to free
   stats.setModel(null);
   progress.reset();
   banner(null);
@@ -145,7 +145,7 @@ async function loadModel(spec: ModelSpec, label: string): Promise<void> {
         : 'This model has no chat template: each message is the start of a text it continues.';
     send.disabled = !e.info.hasTokenizer;
     stats.setModel(e.info);
-    stats.show(await e.stats());
+    void e.stats().then((s) => stats.show(s), () => {});
   } catch (err) {
     if (ctl !== loading) return;
     const name = (err as Error).name;
