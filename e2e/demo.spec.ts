@@ -81,7 +81,7 @@ test('the default model: the page says its weights are random, streams a reply w
   expect(await page.getByTestId('reasoning').last().locator('.text').textContent()).toBe(first.reasoning);
 });
 
-test('Stop ends a reply within a token and the engine goes on; Load during a reply stops it and loads', async ({ page }) => {
+test('Stop ends a reply within a token and the engine goes on; Load during a reply stops it and loads', { tag: '@page-logic' }, async ({ page }) => {
   await page.goto('/');
   await ready(page);
   await settings(page, { max: '4000', thinking: '4000' });
@@ -168,7 +168,7 @@ test.describe('a trained model from another server', () => {
   });
 });
 
-test('2 GPU devices: the layers split over them, the Stats say where, and the greedy reply is the one of one device', async ({ page }) => {
+test('2 GPU devices: the layers split over them, the Stats say where, and the greedy reply is the one of one device', { tag: '@page-logic' }, async ({ page }) => {
   await page.goto('/');
   await ready(page);
   await settings(page, { temperature: '0', max: '12', thinking: '4' });
@@ -191,7 +191,7 @@ test('2 GPU devices: the layers split over them, the Stats say where, and the gr
   await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled(); // the loaded engine stays
 });
 
-test('a missing model folder is reported on the page, which stays usable', async ({ page }) => {
+test('a missing model folder is reported on the page, which stays usable', { tag: '@page-logic' }, async ({ page }) => {
   await page.goto('/');
   await ready(page);
   await page.selectOption('#model-select', { label: 'Another folder URL…' });

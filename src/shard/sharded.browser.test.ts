@@ -18,10 +18,10 @@ declare module 'vitest/browser' {
 
 afterAll(() => commands.stopShards());
 
+// Two cases here (odd heads in bf16; the trained hybrid with 8 experts): src/shard/sharded.test.ts
+// splits every checkpoint, and the split logic is one for Node and browser coordinators.
 const CASES = [
-  { folder: 'golden/tiny_pow2_f32', layers: 6, ids: async () => (await sharedJson('golden/tiny_pow2_f32/manifest.json')).input_ids as number[] },
   { folder: 'golden/tiny_odd_heads_bf16', layers: 5, ids: async () => (await sharedJson('golden/tiny_odd_heads_bf16/manifest.json')).input_ids as number[] },
-  { folder: 'models/stories260k', layers: 5, ids: async () => (await sharedJson('models/stories260k/expected.json')).dtypes.float32.prompts[3].input_ids as number[] },
   { folder: 'models/tiny-hybrid-stories', layers: 8, ids: async () => (await sharedJson('models/tiny-hybrid-stories/expected.json')).dtypes.float32.prompts[2].input_ids as number[] },
 ];
 
@@ -62,9 +62,10 @@ for (const c of CASES) {
       same(await run(c.folder, ids, { shards: [a, b] }));
     });
 
-    test('an origin the shard does not allow is refused', async () => {
-      const s = await commands.startShard(c.folder, `${mid}-${c.layers - 1}`, 'http://localhost:1');
-      await expect(run(c.folder, ids, { shards: [s] })).rejects.toThrow(new RegExp(`shard ${s.url} refused the connection`));
-    });
+    if (c === CASES[0])
+      test('an origin the shard does not allow is refused', async () => {
+        const s = await commands.startShard(c.folder, `${mid}-${c.layers - 1}`, 'http://localhost:1');
+        await expect(run(c.folder, ids, { shards: [s] })).rejects.toThrow(new RegExp(`shard ${s.url} refused the connection`));
+      });
   });
 }

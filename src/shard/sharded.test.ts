@@ -109,12 +109,14 @@ for (const [name, make] of Object.entries(CASES)) {
       await check({ shards: [{ url: p.url, token: TOKEN }] }, 'device + shard');
     });
 
-    test('2 shard processes', async () => {
-      const L = ckpt.config.numLayers;
-      const mid = Math.floor(L / 2);
-      const [a, b] = await Promise.all([startShardProcess(c.dir, `0-${mid - 1}`, TOKEN), startShardProcess(c.dir, `${mid}-${L - 1}`, TOKEN)]);
-      procs.push(a, b);
-      await check({ shards: [{ url: b.url, token: TOKEN }, { url: a.url, token: TOKEN }] }, '2 shards');
-    });
+    // The coordinator holding no layer: the shape-dependent parts are covered by the cases above.
+    if (name === 'tiny_odd_heads_bf16' || name === 'tiny-hybrid-stories')
+      test('2 shard processes', async () => {
+        const L = ckpt.config.numLayers;
+        const mid = Math.floor(L / 2);
+        const [a, b] = await Promise.all([startShardProcess(c.dir, `0-${mid - 1}`, TOKEN), startShardProcess(c.dir, `${mid}-${L - 1}`, TOKEN)]);
+        procs.push(a, b);
+        await check({ shards: [{ url: b.url, token: TOKEN }, { url: a.url, token: TOKEN }] }, '2 shards');
+      });
   });
 }
