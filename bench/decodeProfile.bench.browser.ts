@@ -86,9 +86,12 @@ it('decode profile: GPU time per kernel, dispatches per token (stories260k)', as
   const roundTrip = await floor(0, 1);
   const empty = await floor(perDispatch, perPass);
   const many = await floor(1000, 1);
+  const onePass = await floor(perDispatch, 1);
+  const passesOnly = await floor(perPass, perPass);
   console.log(
     `floor on this adapter: submit + 4-byte readback ${roundTrip.toFixed(2)} ms; an empty dispatch ${((many - roundTrip) / 1000 * 1e3).toFixed(1)} µs; ` +
-      `a token's ${perDispatch} dispatches in ${perPass} passes, all empty: ${empty.toFixed(2)} ms a token (${(1000 / empty).toFixed(0)} tok/s at most)`,
+      `a token's ${perDispatch} dispatches in ${perPass} passes, all empty: ${empty.toFixed(2)} ms a token (${(1000 / empty).toFixed(0)} tok/s at most); ` +
+      `the same dispatches in one pass ${onePass.toFixed(2)} ms; ${perPass} passes of one dispatch ${passesOnly.toFixed(2)} ms`,
   );
   const rows = [...totals].map(([l, e]) => [l, e.ns / T / 1e3, e.n / T] as const).sort((a, b) => b[1] - a[1]);
   console.log(rows.map(([l, us, n]) => `${us.toFixed(0).padStart(7)} µs/token  ${n}×  ${l}`).join('\n') + `\n total ${rows.reduce((s, r) => s + r[1], 0).toFixed(0)} µs`);

@@ -6,7 +6,6 @@ import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
 import { attention, kvHeadStride, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
-import { kvAppend } from '../gpu/kvAppend';
 import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
 import { expertDown } from '../gpu/expertDown';
@@ -19,7 +18,7 @@ import { matmul } from '../gpu/matmul';
 import { moePlan } from '../gpu/moePlan';
 import { residual } from '../gpu/residual';
 import { rmsnorm } from '../gpu/rmsnorm';
-import { rope, ropeTable } from '../gpu/rope';
+import { ropeAppend, ropeTable } from '../gpu/ropeAppend';
 import { router } from '../gpu/router';
 import { sharedExpertMix } from '../gpu/sharedExpertMix';
 import { destroyWeights, uploadWeights, type ExpertWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
@@ -481,8 +480,7 @@ export class Model {
       if (L.kind === 'lightning') this.lightning(rec, i, L, n);
       else this.softmaxAttention(rec, i, L, n, ropeRow);
       rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
-      rec = await this.moe(rec, i, L, n);
-      this.join(rec, n, c.mlpAlpha, c.mlpBeta);
+      rec = await this.mlp(rec, i, L, n);
     }
     this.seq.position += n;
     return rec;
@@ -495,10 +493,10 @@ export class Model {
     [ws.x, ws.a] = [ws.a, ws.x];
   }
 
-  /** The attention's output projection of ws.attn with the join fused in: x ← alpha·(postnorm ? h : x) + beta·(attn·Wᵀ). */
-  private projectAndJoin(rec: Recorder, w: GpuTensor, n: number, alpha: number, beta: number): void {
+  /** An output projection of `src` with the join fused in: x ← alpha·(postnorm ? h : x) + beta·(src·Wᵀ). */
+  private projectAndJoin(rec: Recorder, src: GPUBuffer, w: GpuTensor, n: number, alpha: number, beta: number): void {
     const ws = this.ws;
-    matmul(this.gpu, rec, { x: ws.attn, n, w, y: ws.a, residual: { r: this.config.postnorm ? ws.h : ws.x, alpha, beta } });
+    matmul(this.gpu, rec, { x: src, n, w, y: ws.a, residual: { r: this.config.postnorm ? ws.h : ws.x, alpha, beta } });
     [ws.x, ws.a] = [ws.a, ws.x];
   }
 
@@ -520,20 +518,34 @@ export class Model {
     else lightningPrefill(gpu, rec, args);
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.output_gate, y: ws.q });
     lightningOutput(gpu, rec, { o: ws.attn, g: ws.q, n, w: L.attn.norm, eps: LIGHTNING_NORM_EPS });
-    this.projectAndJoin(rec, L.attn.out_proj, n, c.linearAlpha, c.linearBeta);
+    this.projectAndJoin(rec, ws.attn, L.attn.out_proj, n, c.linearAlpha, c.linearBeta);
   }
 
   private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number, ropeRow: number): void {
     const { gpu, ws, config: c } = this;
     const kvWidth = c.numKvHeads * c.headDim;
-    // One matmul gives each token a q|k|v row; RoPE turns its q and k heads (side by side) in one go.
+    // One matmul gives each token a q|k|v row; one pass turns its q and k heads and appends k and v.
     const qw = c.numHeads * c.headDim;
     const stride = qw + 2 * kvWidth;
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
-    rope(gpu, rec, { table: ws.rope, tableRow0: ropeRow, n, headDim: c.headDim, rotaryDim: c.rotaryDim, x: ws.qkv, heads: c.numHeads + c.numKvHeads, stride });
     const kv = this.kvCache(i, this.position + n);
     const pageTokens = this.pageTokens;
-    kvAppend(gpu, rec, { src: ws.qkv, stride, kCol: qw, vCol: qw + kvWidth, heads: c.numKvHeads, headDim: c.headDim, n, pos: this.position, pages: kv.pages, pageTokens });
+    ropeAppend(gpu, rec, {
+      src: ws.qkv,
+      stride,
+      kCol: qw,
+      vCol: qw + kvWidth,
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      rotaryDim: c.rotaryDim,
+      table: ws.rope,
+      tableRow0: ropeRow,
+      n,
+      pos: this.position,
+      pages: kv.pages,
+      pageTokens,
+    });
     attention(gpu, rec, {
       q: ws.qkv,
       qStride: stride,
@@ -547,7 +559,7 @@ export class Model {
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
     });
-    this.projectAndJoin(rec, L.attn.o_proj, n, c.fullAlpha, c.fullBeta);
+    this.projectAndJoin(rec, ws.attn, L.attn.o_proj, n, c.fullAlpha, c.fullBeta);
   }
 
   /** The KV cache of layer i with pages enough for `tokens`: new pages are added, none is copied. */
@@ -561,6 +573,23 @@ export class Model {
       kv.pages.push({ k: this.gpu.buffer(bytes, `k cache ${i} page ${p}`), v: this.gpu.buffer(bytes, `v cache ${i} page ${p}`) });
     }
     return kv;
+  }
+
+  /**
+   * The MLP on ws.h joined into the stream. One expert and no shared one is a dense SwiGLU MLP: its
+   * down projection takes the join, as the attention's output projection does.
+   */
+  private async mlp(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
+    const { ws, config: c } = this;
+    if (c.numExperts === 1 && !L.shared) {
+      const [X] = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
+      expertSwiglu(this.gpu, rec, { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+      this.projectAndJoin(rec, ws.expertHidden, X.w2, n, c.mlpAlpha, c.mlpBeta);
+      return rec;
+    }
+    rec = await this.moe(rec, layer, L, n);
+    this.join(rec, n, c.mlpAlpha, c.mlpBeta);
+    return rec;
   }
 
   /**

@@ -1,69 +1,55 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { attention, attentionScratchFloats, attentionSplits, kvHeadStride } from './attention';
-import { kvAppend } from './kvAppend';
-import { rope, ropeTable } from './rope';
+import { ropeAppend, ropeTable } from './ropeAppend';
 import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS } from './testing';
 
-describe('rope (rotate-half on the first rotary_dim channels)', () => {
-  for (const [n, heads, hd, rd, pos0, theta] of [
-    [3, 2, 24, 12, 0, 1e7],
-    [5, 3, 16, 8, 290, 1e4],
-    [1, 6, 10, 10, 123456, 1e6],
+describe('ropeAppend (RoPE on q and k, k and v appended to a paged KV cache)', () => {
+  for (const [n, pos, pageTokens, nh, nkv, hd, rd, theta, row0] of [
+    [4, 5, 12, 4, 2, 3, 2, 1e4, 0], // heads padded to quads, odd head_dim
+    [9, 3, 4, 2, 1, 8, 8, 1e6, 2], // across three pages, a later row of the table
+    [1, 7, 8, 6, 3, 10, 6, 1e7, 0], // the last row of a page, channels past rotary_dim
+    [3, 0, 16, 3, 3, 16, 16, 5e5, 1], // as many kv heads as q heads
   ])
-    it(`n=${n} heads=${heads} hd=${hd} rd=${rd} pos0=${pos0}`, async () => {
-      const gpu = await testGpu();
-      const x = randn(n * heads * hd, hd + n);
-      const xb = gpu.upload(x, 'x');
-      const table = gpu.upload(ropeTable(pos0, n, rd, theta), 'cs');
-      await run(gpu, (rec) => rope(gpu, rec, { x: xb, table, n, heads, headDim: hd, rotaryDim: rd }));
-      expect(maxAbsDiff(await readF32(gpu, xb, x.length), ref.rope(x, n, heads, hd, rd, pos0, theta))).toBeLessThan(1e-5);
-    });
-
-  it('heads at the start of wider rows (q|k|v): the rest of each row untouched', async () => {
-    const [n, heads, hd, rd, stride] = [3, 5, 8, 6, 5 * 8 + 13];
-    const gpu = await testGpu();
-    const rows = randn(n * stride, 11);
-    const xb = gpu.upload(rows, 'x');
-    await run(gpu, (rec) => rope(gpu, rec, { x: xb, table: gpu.upload(ropeTable(9, n, rd, 1e4), 'cs'), n, heads, headDim: hd, rotaryDim: rd, stride }));
-    const got = await readF32(gpu, xb, rows.length);
-    const packed = Float32Array.from({ length: n * heads * hd }, (_, i) => rows[Math.floor(i / (heads * hd)) * stride + (i % (heads * hd))]);
-    const want = ref.rope(packed, n, heads, hd, rd, 9, 1e4);
-    for (let t = 0; t < n; t++)
-      for (let c = 0; c < stride; c++) {
-        const expected = c < heads * hd ? want[t * heads * hd + c] : rows[t * stride + c];
-        expect(Math.abs(got[t * stride + c] - expected)).toBeLessThan(1e-5);
-      }
-  });
-});
-
-describe('kvAppend', () => {
-  for (const [n, pos, pageTokens, heads, hd] of [
-    [4, 5, 12, 2, 3], // heads padded to quads
-    [9, 3, 4, 1, 8], // across three pages
-    [1, 7, 8, 3, 5], // the last row of a page
-  ])
-    it(`${n} tokens at ${pos} into pages of ${pageTokens}, ${heads} heads of ${hd}: strided rows in, padding and the rest kept`, async () => {
-      const [stride, kCol, vCol] = [37, 9, 22];
+    it(`${n} tokens at ${pos} into pages of ${pageTokens}, ${nh}/${nkv} heads of ${hd}, rotary ${rd}: padding and the rest kept`, async () => {
+      const qw = nh * hd;
+      const [kCol, vCol] = [qw + 5, qw + 5 + nkv * hd + 3];
+      const stride = vCol + nkv * hd + 2;
       const hdp = kvHeadStride(hd);
-      const row = heads * hdp;
+      const row = nkv * hdp;
       const gpu = await testGpu();
       const src = randn(n * stride, 3);
       const count = Math.ceil((pos + n) / pageTokens);
       const k0 = Array.from({ length: count }, (_, i) => randn(pageTokens * row, 4 + i));
       const v0 = Array.from({ length: count }, (_, i) => randn(pageTokens * row, 40 + i));
       const pages = k0.map((k, i) => ({ k: gpu.upload(k, 'k'), v: gpu.upload(v0[i], 'v') }));
-      await run(gpu, (rec) => kvAppend(gpu, rec, { src: gpu.upload(src, 'src'), stride, kCol, vCol, heads, headDim: hd, n, pos, pages, pageTokens }));
+      const pos0 = 290; // token t is at position pos0 + t: row row0 + t of a table that starts at pos0 - row0
+      const table = gpu.upload(ropeTable(pos0 - row0, row0 + n, rd, theta), 'cs');
+      const srcBuffer = gpu.upload(src, 'src');
+      await run(gpu, (rec) =>
+        ropeAppend(gpu, rec, { src: srcBuffer, stride, kCol, vCol, numHeads: nh, numKvHeads: nkv, headDim: hd, rotaryDim: rd, table, tableRow0: row0, n, pos, pages, pageTokens }),
+      );
+      const cols = (c0: number, width: number) => Float32Array.from({ length: n * width }, (_, i) => src[Math.floor(i / width) * stride + c0 + (i % width)]);
+      const q = ref.rope(cols(0, qw), n, nh, hd, rd, pos0, theta);
+      const k = ref.rope(cols(kCol, nkv * hd), n, nkv, hd, rd, pos0, theta);
+      const v = cols(vCol, nkv * hd);
+      const got = await readF32(gpu, srcBuffer, src.length);
+      for (let t = 0; t < n; t++)
+        for (let c = 0; c < stride; c++) {
+          const want = c < qw ? q[t * qw + c] : src[t * stride + c]; // q turned, the rest of the row as it was
+          expect(Math.abs(got[t * stride + c] - want)).toBeLessThan(1e-5);
+        }
       for (let i = 0; i < count; i++) {
         const [gk, gv] = [await readF32(gpu, pages[i].k, pageTokens * row), await readF32(gpu, pages[i].v, pageTokens * row)];
         for (let r = 0; r < pageTokens; r++)
-          for (let h = 0; h < heads; h++)
+          for (let h = 0; h < nkv; h++)
             for (let e = 0; e < hdp; e++) {
               const t = i * pageTokens + r - pos;
               const inside = t >= 0 && t < n && e < hd;
               const at = r * row + h * hdp + e;
-              expect(gk[at]).toBe(inside ? src[t * stride + kCol + h * hd + e] : k0[i][at]);
-              expect(gv[at]).toBe(inside ? src[t * stride + vCol + h * hd + e] : v0[i][at]);
+              const from = (t * nkv + h) * hd + e;
+              expect(Math.abs(gk[at] - (inside ? k[from] : k0[i][at]))).toBeLessThan(1e-5);
+              expect(gv[at]).toBe(inside ? v[from] : v0[i][at]);
             }
       }
     });
