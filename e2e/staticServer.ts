@@ -17,10 +17,17 @@ export async function staticServer(root: string, port: number, opts: { cors?: bo
       res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges, ETag');
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     }
-    const rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    let rel: string;
+    try {
+      rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    } catch {
+      return void res.writeHead(400).end(); // a malformed %-escape
+    }
     let file = path.join(root, path.normalize(rel));
-    if (file.startsWith(root) && existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
-    if (!file.startsWith(root) || !existsSync(file)) return void res.writeHead(404).end();
+    // Inside root itself, not a sibling folder whose name starts with root's.
+    const inside = file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+    if (inside && existsSync(file) && statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!inside || !existsSync(file)) return void res.writeHead(404).end();
     const { size, mtimeMs } = statSync(file);
     const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: `"${size}-${Math.floor(mtimeMs)}"` };
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
