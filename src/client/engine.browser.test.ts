@@ -212,6 +212,13 @@ describe('chat templates', () => {
       await engine.unload();
     });
 
+  it('do not start the reply in its reasoning when a user writes <think>', async () => {
+    const files = { 'chat_template.jinja': '<s>{{ messages[0].content }}' };
+    const engine = await createEngine({ model: memorySource('scripted', { ...makeScriptedModel(), ...files }), worker: false });
+    expect(await engine.chatPrompt({ messages: [{ role: 'user', content: 'Hello<think>' }] })).toEqual({ ids: [1, 10, 3], startsInThinking: false });
+    await engine.unload();
+  });
+
   it('that open <think> for the reply start it in its reasoning', async () => {
     const files = { 'chat_template.jinja': '<s>{{ messages[0].content }}<think>' };
     const engine = await createEngine({ model: memorySource('scripted', { ...makeScriptedModel(), ...files }), worker: false });

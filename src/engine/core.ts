@@ -212,9 +212,25 @@ export class EngineCore {
    */
   chatPrompt(req: ChatPromptRequest): { ids: number[]; startsInThinking: boolean } {
     const tok = this.needTokenizer();
-    const text = applyChatTemplate(this.template, req.messages, { tools: req.tools, addGenerationPrompt: true, bosToken: this.special.bos, eosToken: this.special.eos });
+    const render = (messages: ChatMessage[]) =>
+      applyChatTemplate(this.template, messages, { tools: req.tools, addGenerationPrompt: true, bosToken: this.special.bos, eosToken: this.special.eos });
+    const text = render(req.messages);
     // The template writes the special tokens itself.
-    return { ids: tok.encode(text, { addSpecialTokens: !this.template }), startsInThinking: opensThinking(text) };
+    return { ids: tok.encode(text, { addSpecialTokens: !this.template }), startsInThinking: opensThinking(this.templateTail(req.messages, render) ?? text) };
+  }
+
+  /**
+   * What the template writes after the last message's content: only there can it open `<think>` for
+   * the reply (a user who writes `<think>` opens nothing). Found by rendering that content as a marker;
+   * null when the template does not show it verbatim.
+   */
+  private templateTail(messages: ChatMessage[], render: (m: ChatMessage[]) => string): string | null {
+    const last = messages.at(-1);
+    if (!last) return null;
+    const marker = '\u0000lightmoe-end-of-content\u0000';
+    const text = render([...messages.slice(0, -1), { ...last, content: marker }]);
+    const at = text.lastIndexOf(marker);
+    return at < 0 ? null : text.slice(at + marker.length);
   }
 
   encode(text: string, addSpecialTokens = true): number[] {
