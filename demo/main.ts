@@ -126,7 +126,10 @@ async function loadModel(spec: ModelSpec, label: string): Promise<void> {
         say(`Loading ${label}: ${p.phase === 'fetch' ? 'downloading' : p.phase === 'store' ? 'storing in IndexedDB' : p.phase === 'upload' ? 'uploading to the GPU' : 'compiling GPU pipelines'} …`);
       },
       onDeviceLost: (message) => {
+        // The lost engine's worker is let go, or it would live on beside the next one.
+        const lost = engine;
         engine = null;
+        void lost?.unload().catch(() => {});
         send.disabled = true;
         say('The GPU device was lost.', true);
         banner(`The GPU device was lost (${message}). The page is fine: reload the engine to go on.`, { label: 'Reload the engine', run: () => void loadModel(spec, label) });

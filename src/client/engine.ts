@@ -97,10 +97,14 @@ export class Engine {
 
   /** Frees GPU memory; a worker is terminated. The engine cannot be used afterwards. */
   async unload(): Promise<void> {
-    await this.core.unload();
-    if (this.worker) {
-      (this.core as Remote<EngineCore>)[releaseProxy]();
-      this.worker.terminate();
+    try {
+      await this.core.unload();
+    } finally {
+      // A worker goes away even when its unload failed (a lost device): it would hold the device otherwise.
+      if (this.worker) {
+        (this.core as Remote<EngineCore>)[releaseProxy]();
+        this.worker.terminate();
+      }
     }
   }
 
@@ -159,12 +163,14 @@ async function createLocalEngine(opts: EngineOptions): Promise<Engine> {
   // Progress the worker sent before an abort can arrive after it: none is handed on once the load settled.
   let settled = false;
   const progress = onProgress && ((p: LoadProgress) => void (settled || onProgress(p)));
-  const abort = new Promise<never>((_, reject) =>
-    signal?.addEventListener('abort', () => {
+  let onAbort = () => {};
+  const abort = new Promise<never>((_, reject) => {
+    onAbort = () => {
       void core.abortLoad();
       reject(abortError('load'));
-    }),
-  );
+    };
+    signal?.addEventListener('abort', onAbort);
+  });
   try {
     const info = await Promise.race([core.load(model, load, wrapFn(progress), wrapFn(onDeviceLost)), abort, failed]);
     return new Engine(core, info, w);
@@ -175,5 +181,6 @@ async function createLocalEngine(opts: EngineOptions): Promise<Engine> {
     throw e;
   } finally {
     settled = true;
+    signal?.removeEventListener('abort', onAbort); // a signal that outlives the load keeps no engine alive
   }
 }
