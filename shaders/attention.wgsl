@@ -6,6 +6,8 @@
 //     after the page before (so a long context needs no scratch per page). Splitting each page's keys
 //     `splits` ways keeps enough invocations busy when there are few queries (decode).
 //   reduce: combines the splits of each (t, j) into o.
+// With one page and one split (few keys, or enough queries to fill the adapter), `page` writes o itself
+// (FINAL) and there is no reduce pass.
 // Query head j reads kv head j / (nh / nkv).
 struct Params {
   n: u32, nh: u32, nkv: u32, hd: u32, past: u32, scale: f32, qStride: u32,
@@ -25,6 +27,8 @@ const NONE = -3.0e38; // the running max before any key
 // Queries an invocation takes (1 to MAX_QT): each key and value quad it loads serves all of them, a
 // QT × 4 tile of scores like a matmul's. Prefill takes as many as the registers hold; decode 1.
 override QT: u32 = 1u;
+// 1: this dispatch is the only page and split, so its running (m, l, acc) is the answer: o = acc / l.
+override FINAL: u32 = 0u;
 
 @compute @workgroup_size(64)
 fn page(@builtin(global_invocation_id) gid: vec3u) {
@@ -111,6 +115,11 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     if (t >= p.n) { break; }
+    if (FINAL == 1u) {
+      let ob = (t * p.nh + j) * p.hd;
+      for (var c = 0u; c < p.hd; c++) { o[ob + c] = acc[a * quads + c / 4u][c % 4u] / l[a]; }
+      continue;
+    }
     let pb = ((t * p.nh + j) * p.splits + s) * (2u + p.hd);
     part[pb] = m[a];
     part[pb + 1u] = l[a];

@@ -62,7 +62,8 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   // Measured on SwiftShader, 256 queries over 4000 keys (hd 32): 8 take 268 ms, 4 take 357 ms.
   const quads = Math.ceil(a.headDim / 4);
   const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
-  const page = gpu.pipeline('attention', { QT: qt }, 'page');
+  const final = used === 1 && splits === 1;
+  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0 }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()
@@ -80,8 +81,9 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const [x, y] = grid(Math.ceil(a.n / qt) * a.numHeads * splits);
   for (let i = 0; i < used; i++) {
     const page0 = i * a.pageTokens;
-    rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, null], x, y);
+    rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, a.o], x, y);
   }
+  if (final) return;
   const [rx, ry] = grid(a.n * a.numHeads * a.headDim);
   rec.dispatch(gpu.pipeline('attention', {}, 'reduce'), params(0, 0, false), [null, null, null, a.part, a.o], rx, ry);
 }
