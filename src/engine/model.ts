@@ -583,7 +583,7 @@ export class Model {
     const { ws, config: c } = this;
     if (c.numExperts === 1 && !L.shared) {
       const [X] = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
-      expertSwiglu(this.gpu, rec, { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n, x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+      expertSwiglu(this.gpu, rec, { ...this.denseRows(n), x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
       this.projectAndJoin(rec, ws.expertHidden, X.w2, n, c.mlpAlpha, c.mlpBeta);
       return rec;
     }
@@ -602,7 +602,7 @@ export class Model {
     rec.clear(ws.a, 0, n * c.hiddenSize * 4);
     if (c.numExperts === 1) {
       const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
-      this.runExperts(rec, only, [{ tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n }], ws.ones);
+      this.runExperts(rec, only, [this.denseRows(n)], ws.ones);
     } else if (!this.experts) {
       this.routeOnGpu(rec, L, n);
       const rows = L.experts.map((_, e) => ({ tok: ws.planTok, runs: ws.runs, expert: e, args: ws.expertArgs, tokens: n }));
@@ -622,13 +622,18 @@ export class Model {
     if (L.shared) {
       const S = L.shared;
       rec.clear(ws.shared, 0, n * c.hiddenSize * 4);
-      const rows = { tok: ws.iota, runs: ws.denseRun, expert: 0, count: n, tokens: n };
+      const rows = this.denseRows(n);
       expertSwiglu(gpu, rec, { ...rows, x: ws.h, w1: S.gate, w3: S.up, u: ws.expertHidden });
       expertDown(gpu, rec, { ...rows, u: ws.expertHidden, w2: S.down, weight: ws.ones, out: ws.shared });
       matmul(gpu, rec, { x: ws.h, n, w: S.coefficient, y: ws.routerLogits });
       sharedExpertMix(gpu, rec, { cz: ws.routerLogits, shared: ws.shared, moe: ws.a, n, hidden: c.hiddenSize });
     }
     return rec;
+  }
+
+  /** Every one of n tokens routed to one expert (a dense MLP, or the shared expert). */
+  private denseRows(n: number): ExpertRows {
+    return { tok: this.ws.iota, runs: this.ws.denseRun, expert: 0, count: n, tokens: n };
   }
 
   /** experts[j] over its rows[j], scattered into ws.a with the row weights. */
