@@ -19,8 +19,8 @@ const NONE = -3.0e38; // the running max before any key
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;          // [n, qStride] f32, the nh heads first, RoPE applied
-@group(0) @binding(2) var<storage, read> kc: array<vec4f>;       // one page: [pageLen (or more), nkv, ⌈hd/4⌉] quads, zero past hd; tokens page0 …
-@group(0) @binding(3) var<storage, read> vc: array<vec4f>;       // one page, as kc
+@group(0) @binding(2) var<storage, read> kc: array<vec4u>;       // one page: [pageLen (or more), nkv, ⌈hd/4⌉] quads (KV_F16: halves), tokens page0 …
+@group(0) @binding(3) var<storage, read> vc: array<vec4u>;       // one page, as kc
 @group(0) @binding(4) var<storage, read_write> part: array<f32>; // [n, nh, splits, 2 + hd]: m, l, acc of each split
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;    // [n, nh, hd] f32
 
@@ -29,6 +29,22 @@ const NONE = -3.0e38; // the running max before any key
 override QT: u32 = 1u;
 // 1: this dispatch is the only page and split, so its running (m, l, acc) is the answer: o = acc / l.
 override FINAL: u32 = 0u;
+// 1: the cache holds f16 halves packed two a word (a quad in half a vec4u), else f32 (a quad a vec4u).
+override KV_F16: u32 = 0u;
+
+// Quad i of a page's keys or values, widened to f32.
+fn halves(w: vec4u, odd: bool) -> vec4f {
+  let h = select(w.xy, w.zw, odd);
+  return vec4f(unpack2x16float(h.x), unpack2x16float(h.y));
+}
+fn kQuad(i: u32) -> vec4f {
+  if (KV_F16 == 1u) { return halves(kc[i / 2u], (i & 1u) == 1u); }
+  return bitcast<vec4f>(kc[i]);
+}
+fn vQuad(i: u32) -> vec4f {
+  if (KV_F16 == 1u) { return halves(vc[i / 2u], (i & 1u) == 1u); }
+  return bitcast<vec4f>(vc[i]);
+}
 
 @compute @workgroup_size(64)
 fn page(@builtin(global_invocation_id) gid: vec3u) {
@@ -81,10 +97,10 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     var d: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
     for (var c = 0u; c < quads; c++) {
-      let k0v = kc[kb + c];
-      let k1v = kc[kb + stride + c];
-      let k2v = kc[kb + 2u * stride + c];
-      let k3v = kc[kb + 3u * stride + c];
+      let k0v = kQuad(kb + c);
+      let k1v = kQuad(kb + stride + c);
+      let k2v = kQuad(kb + 2u * stride + c);
+      let k3v = kQuad(kb + 3u * stride + c);
       for (var a = 0u; a < QT; a++) {
         let qa = qv[a * quads + c];
         d[a] += vec4f(dot(qa, k0v), dot(qa, k1v), dot(qa, k2v), dot(qa, k3v));
@@ -102,10 +118,10 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       m[a] = mNew;
     }
     for (var c = 0u; c < quads; c++) {
-      let v0 = vc[kb + c];
-      let v1 = vc[kb + stride + c];
-      let v2 = vc[kb + 2u * stride + c];
-      let v3 = vc[kb + 3u * stride + c];
+      let v0 = vQuad(kb + c);
+      let v1 = vQuad(kb + stride + c);
+      let v2 = vQuad(kb + 2u * stride + c);
+      let v3 = vQuad(kb + 3u * stride + c);
       for (var a = 0u; a < QT; a++) {
         let w = pr[a];
         acc[a * quads + c] = acc[a * quads + c] * corr[a] + w.x * v0 + w.y * v1 + w.z * v2 + w.w * v3;

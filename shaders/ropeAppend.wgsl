@@ -4,17 +4,36 @@
 // RoPE is rotate-half (NeoX) on the first rd channels of a head: channel c pairs with c + rd/2 (c < rd/2),
 // channels rd .. hd pass through; cos/sin come from a table computed on the CPU in double precision
 // (WGSL sin/cos are only accurate on [-π, π]). A page's heads are padded to whole quads
-// (hdp = ⌈hd/4⌉·4; the padding stays zero) for the attention kernel.
+// (hdp = ⌈hd/4⌉·4) for the attention kernel, in f32 or f16 halves (KV_F16).
 struct Params { n: u32, nh: u32, nkv: u32, hd: u32, hdp: u32, rd: u32, stride: u32, kCol: u32, vCol: u32, pos: u32, t0: u32, row0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> cs: array<f32>;        // [row0 + t0 + n, rd/2, 2] (cos, sin) per token
 @group(0) @binding(2) var<storage, read_write> src: array<f32>; // [t0 + n, stride] f32: q|k|v rows
-@group(0) @binding(3) var<storage, read_write> kc: array<f32>;  // one page: [pos + n (or more), nkv, hdp] f32
-@group(0) @binding(4) var<storage, read_write> vc: array<f32>;  // one page, as kc
+@group(0) @binding(3) var<storage, read_write> kc: array<u32>;  // one page: [pos + n (or more), nkv, hdp] f32 words, or (KV_F16) f16 halves two a word
+@group(0) @binding(4) var<storage, read_write> vc: array<u32>;  // one page, as kc
 
-// An invocation owns channel e of head h (q heads, then kv heads) of token t; a rotated pair belongs
-// to its first channel.
+// 1: the cache holds f16 halves packed two a word (src/gpu/attention.ts KvFormat).
+override KV_F16: u32 = 0u;
+
+// Channel e of kv head g of the row at s, turned; 0 past hd (the padding). cs0: the token's cos/sin row.
+fn turnedKey(s: u32, cs0: u32, g: u32, e: u32) -> f32 {
+  if (e >= p.hd) { return 0.0; }
+  let half = p.rd / 2u;
+  let k = s + p.kCol + g * p.hd;
+  if (e < half) { return src[k + e] * cs[cs0 + 2u * e] - src[k + e + half] * cs[cs0 + 2u * e + 1u]; }
+  if (e < p.rd) { return src[k + e] * cs[cs0 + 2u * (e - half)] + src[k + e - half] * cs[cs0 + 2u * (e - half) + 1u]; }
+  return src[k + e];
+}
+
+fn value(s: u32, g: u32, e: u32) -> f32 {
+  if (e >= p.hd) { return 0.0; }
+  return src[s + p.vCol + g * p.hd + e];
+}
+
+// An invocation owns channel e of head h (q heads, then kv heads) of token t. A rotated q pair belongs
+// to its first channel (turned in place); a kv head's channels go two an invocation (one packed word
+// of halves), each turned from the rows as they were.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
@@ -24,27 +43,29 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let e = c % p.hd;
   let half = p.rd / 2u;
   let s = (p.t0 + t) * p.stride;
-  let cb = ((p.row0 + p.t0 + t) * half + e) * 2u;
+  let cs0 = (p.row0 + p.t0 + t) * half * 2u;
   if (h < p.nh) {
     if (e < half) {
       let i = s + h * p.hd + e;
       let x1 = src[i];
       let x2 = src[i + half];
-      src[i] = x1 * cs[cb] - x2 * cs[cb + 1u];
-      src[i + half] = x2 * cs[cb] + x1 * cs[cb + 1u];
+      src[i] = x1 * cs[cs0 + 2u * e] - x2 * cs[cs0 + 2u * e + 1u];
+      src[i + half] = x2 * cs[cs0 + 2u * e] + x1 * cs[cs0 + 2u * e + 1u];
     }
     return;
   }
+  if ((e & 1u) == 1u) { return; }
   let g = h - p.nh;
-  let d = ((p.pos + t) * p.nkv + g) * p.hdp + e;
-  vc[d] = src[s + p.vCol + g * p.hd + e];
-  let k = s + p.kCol + g * p.hd + e;
-  if (e < half) {
-    let k1 = src[k];
-    let k2 = src[k + half];
-    kc[d] = k1 * cs[cb] - k2 * cs[cb + 1u];
-    kc[d + half] = k2 * cs[cb] + k1 * cs[cb + 1u];
-  } else if (e >= p.rd) {
-    kc[d] = src[k];
+  let d = ((p.pos + t) * p.nkv + g) * p.hdp + e; // hdp is whole quads, so d is even
+  if (KV_F16 == 1u) {
+    kc[d / 2u] = pack2x16float(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)));
+    vc[d / 2u] = pack2x16float(vec2f(value(s, g, e), value(s, g, e + 1u)));
+    return;
+  }
+  kc[d] = bitcast<u32>(turnedKey(s, cs0, g, e));
+  vc[d] = bitcast<u32>(value(s, g, e));
+  if (e + 1u < p.hd) {
+    kc[d + 1u] = bitcast<u32>(turnedKey(s, cs0, g, e + 1u));
+    vc[d + 1u] = bitcast<u32>(value(s, g, e + 1u));
   }
 }

@@ -5,12 +5,12 @@ import { isQuantFormat, type QuantFormat } from '../model/quantize';
 import type { ModelSource } from '../model/source';
 import { ExpertCache, type EvictionPolicy } from '../store/expertCache';
 import { argmax } from '../gpu/argmax';
-import { attention, kvHeadStride, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
+import { attention, kvRowBytes, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
 import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
 import { expertDown } from '../gpu/expertDown';
 import { expertSwiglu, type ExpertRows } from '../gpu/expertSwiglu';
-import { Gpu, type GpuOptions, type Recorder } from '../gpu/gpu';
+import { Gpu, type GpuOptions, type KvFormat, type Recorder } from '../gpu/gpu';
 import { lightningDecode } from '../gpu/lightningDecode';
 import { lightningOutput } from '../gpu/lightningOutput';
 import { decayTable, lightningPrefill } from '../gpu/lightningPrefill';
@@ -75,12 +75,12 @@ interface KvCache {
 
 /**
  * Tokens of a KV page: at most 8 MiB of keys (and as much of values) a page and a layer, a power of two
- * from 16 to 16384 tokens (MiniMax-M1: 2048), no more than max_position_embeddings needs, within one
+ * from 16 to 16384 tokens (MiniMax-M1: 2048 in f32, 4096 in f16), no more than max_position_embeddings needs, within one
  * storage binding. Larger pages mean fewer attention dispatches a token at long contexts; smaller
  * ones waste less at short ones.
  */
-export function kvPageTokens(c: ModelConfig, maxBindingBytes: number): number {
-  const rowBytes = c.numKvHeads * kvHeadStride(c.headDim) * 4;
+export function kvPageTokens(c: ModelConfig, maxBindingBytes: number, format: KvFormat): number {
+  const rowBytes = kvRowBytes(c.numKvHeads, c.headDim, format);
   const cap = Math.min(8 << 20, maxBindingBytes);
   let t = 16;
   while (t < 16384 && 2 * t * rowBytes <= cap && (c.maxPositions === null || t < c.maxPositions)) t *= 2;
@@ -148,8 +148,8 @@ export class Model {
     if (!Number.isInteger(this.chunk) || this.chunk < 1) throw new RangeError(`prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
     this.range = opts.layers ?? { from: 0, to: c.numLayers };
     if (this.hasSoftmax() && c.headDim > MAX_HEAD_DIM) throw new RangeError(`head_dim ${c.headDim}: softmax attention holds at most ${MAX_HEAD_DIM}`);
-    this.pageTokens = opts.kvPageTokens ?? kvPageTokens(c, gpu.maxBindingBytes);
-    const rowBytes = c.numKvHeads * kvHeadStride(c.headDim) * 4;
+    this.pageTokens = opts.kvPageTokens ?? kvPageTokens(c, gpu.maxBindingBytes, gpu.choices.kvFormat);
+    const rowBytes = kvRowBytes(c.numKvHeads, c.headDim, gpu.choices.kvFormat);
     if (!Number.isInteger(this.pageTokens) || this.pageTokens < 1 || this.pageTokens * rowBytes > gpu.maxBindingBytes)
       throw new RangeError(`kvPageTokens must be a positive integer of at most ${Math.floor(gpu.maxBindingBytes / rowBytes)} (one storage binding), got ${opts.kvPageTokens}`);
     this.ws = new Workspace(gpu, c, this.chunk, this.block);
@@ -567,7 +567,7 @@ export class Model {
     const c = this.config;
     const kv0 = this.seq.kv;
     const kv = (kv0[i] ??= { pages: [] });
-    const bytes = this.pageTokens * c.numKvHeads * kvHeadStride(c.headDim) * 4;
+    const bytes = this.pageTokens * kvRowBytes(c.numKvHeads, c.headDim, this.gpu.choices.kvFormat);
     while (kv.pages.length * this.pageTokens < tokens) {
       const p = kv.pages.length;
       kv.pages.push({ k: this.gpu.buffer(bytes, `k cache ${i} page ${p}`), v: this.gpu.buffer(bytes, `v cache ${i} page ${p}`) });

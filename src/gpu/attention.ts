@@ -1,15 +1,23 @@
-import { type Gpu, type Recorder } from './gpu';
+import { type Gpu, type KvFormat, type Recorder } from './gpu';
 import { Params } from './params';
 
 /** The largest head_dim the kernel holds in registers (shaders/attention.wgsl MAX_HD). */
 export const MAX_HEAD_DIM = 256;
 
-/** Floats a KV head takes in a page: head_dim rounded up to whole quads (the rest zero). */
+/** Values a KV head takes in a page: head_dim rounded up to whole quads (the rest zero). */
 export function kvHeadStride(headDim: number): number {
   return Math.ceil(headDim / 4) * 4;
 }
 
-/** One page of a layer's KV cache: tokens page·pageTokens … of the sequence, [pageTokens, nkv, kvHeadStride] f32 each. */
+/** Bytes one token's keys (or values) take in a page of a layer's KV cache. */
+export function kvRowBytes(numKvHeads: number, headDim: number, format: KvFormat): number {
+  return numKvHeads * kvHeadStride(headDim) * (format === 'f16' ? 2 : 4);
+}
+
+/**
+ * One page of a layer's KV cache: tokens page·pageTokens … of the sequence, [pageTokens, nkv,
+ * kvHeadStride] values each, in the device's kvFormat (f32, or f16 halves packed two a word).
+ */
 export interface KvPage {
   k: GPUBuffer;
   v: GPUBuffer;
@@ -63,7 +71,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const quads = Math.ceil(a.headDim / 4);
   const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
   const final = used === 1 && splits === 1;
-  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0 }, 'page');
+  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0 }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()

@@ -28,5 +28,7 @@ export async function requestGpuDevice(gpu: GPU | undefined = globalThis.navigat
   ];
   const requiredLimits: Record<string, number> = {};
   for (const k of want) requiredLimits[k] = adapter.limits[k] as number;
-  return adapter.requestDevice({ requiredLimits });
+  // shader-f16 marks hardware with fast halves: the kernel choices read it from the device (gpu.ts).
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('shader-f16') ? ['shader-f16'] : [];
+  return adapter.requestDevice({ requiredLimits, requiredFeatures });
 }

@@ -30,7 +30,12 @@ export interface KernelChoices {
   attentionThreads: number;
   /** One-token matmul (shaders/matmul.wgsl): 4 rows an invocation, or 16 rows a workgroup with k split 16 ways. */
   gemv: 'rows' | 'sliced';
+  /** How the KV cache stores keys and values (src/gpu/attention.ts): f32, or f16 halves packed two a word. */
+  kvFormat: KvFormat;
 }
+
+/** A KV cache's element format: f16 halves the bytes a token takes and attention reads (the math stays f32). */
+export type KvFormat = 'f32' | 'f16';
 
 /**
  * Kernel variants for an adapter, as measured (npm run bench:kernels, bench/decodeProfile):
@@ -45,12 +50,22 @@ export interface KernelChoices {
  *   35 µs with workgroups of 4, 424 µs with 256.
  * - Attention needs no barrier; a CPU adapter runs a workgroup of 64 on one thread, so a few of them
  *   keep its cores busy, where a GPU wants thousands of invocations.
+ * - The KV cache is f16 where the adapter has shader-f16, the mark of hardware with fast halves (a
+ *   long context's attention reads its whole cache every token); software adapters keep f32, which is
+ *   exact to the reference. The packed halves need no feature, so both formats run on every adapter.
  */
-export function kernelChoices(info: GPUAdapterInfo | undefined): KernelChoices {
+export function kernelChoices(info: GPUAdapterInfo | undefined, features?: ReadonlySet<string>): KernelChoices {
   const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
   const swiftshader = /swiftshader/i.test(text);
   const cpu = !!info && (info.isFallbackAdapter || swiftshader || /llvmpipe|lavapipe/i.test(text));
-  return { tileRows: cpu ? 1 : 64, unpackBytes: swiftshader ? 1 : 0, barrierWorkgroup: swiftshader ? 4 : 256, gemv: cpu ? 'rows' : 'sliced', attentionThreads: cpu ? 256 : 16384 };
+  return {
+    tileRows: cpu ? 1 : 64,
+    unpackBytes: swiftshader ? 1 : 0,
+    barrierWorkgroup: swiftshader ? 4 : 256,
+    gemv: cpu ? 'rows' : 'sliced',
+    attentionThreads: cpu ? 256 : 16384,
+    kvFormat: features?.has('shader-f16') ? 'f16' : 'f32',
+  };
 }
 
 /** One device with its pipeline cache, uniform arena and staging buffers. */
@@ -84,7 +99,7 @@ export class Gpu {
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxBindingBytes = limit & ~3;
     this.maxTensorPartBytes = Math.min(limit, opts.maxTensorPartBytes ?? limit) & ~3;
-    this.choices = { ...kernelChoices(device.adapterInfo), ...opts.choices };
+    this.choices = { ...kernelChoices(device.adapterInfo, device.features), ...opts.choices };
     device.addEventListener('uncapturederror', (e) => {
       this.error ??= (e as GPUUncapturedErrorEvent).error.message;
     });

@@ -41,8 +41,8 @@ export interface RopeAppendArgs {
 
 /**
  * RoPE on n tokens' q heads (in place) and k heads, with k and v appended at position pos of a KV
- * cache in pages of pageTokens tokens, each head padded to kvHeadStride floats: one dispatch per page
- * the tokens fall in.
+ * cache in pages of pageTokens tokens, each head padded to kvHeadStride values (f32, or f16 as the
+ * device's kvFormat says): one dispatch per page the tokens fall in.
  */
 export function ropeAppend(gpu: Gpu, rec: Recorder, a: RopeAppendArgs): void {
   for (let t0 = 0; t0 < a.n; ) {
@@ -65,7 +65,7 @@ export function ropeAppend(gpu: Gpu, rec: Recorder, a: RopeAppendArgs): void {
       .u32(t0)
       .u32(a.tableRow0 ?? 0);
     const channels = (a.numHeads + a.numKvHeads) * a.headDim;
-    rec.dispatch(gpu.pipeline('ropeAppend'), params, [a.table, a.src, a.pages[page].k, a.pages[page].v], Math.ceil(channels / 64), m);
+    rec.dispatch(gpu.pipeline('ropeAppend', { KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0 }), params, [a.table, a.src, a.pages[page].k, a.pages[page].v], Math.ceil(channels / 64), m);
     t0 += m;
   }
 }

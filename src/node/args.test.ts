@@ -127,5 +127,7 @@ describe('shard, plan and sharding options', () => {
       json: true,
     });
     expect(usage(['plan', '--config', 'c.json'])).toMatch(/plan needs at least one --device or --remote/);
+    expect(parseCommand(['plan', '--config', 'c.json', '--device', '8GiB', '--kv', 'f32'])).toMatchObject({ kv: 'f32' });
+    expect(usage(['plan', '--config', 'c.json', '--device', '8GiB', '--kv', 'bf16'])).toMatch(/--kv must be one of f16, f32, got 'bf16'/);
   });
 });

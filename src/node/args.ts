@@ -12,7 +12,7 @@ export const USAGE = `Usage:
                     [load options]
   lightmoe serve    --model DIR [--port P] [--host H] [--api-key K] [--allow-origin URL]... [load options]
   lightmoe plan     --config config.json (--device SIZE | --remote SIZE)... [--quantize int8|int4]
-                    [--dtype bf16|f16|f32] [--context N] [--json]
+                    [--dtype bf16|f16|f32] [--context N] [--kv f16|f32] [--json]
   lightmoe --help
 
 Commands:
@@ -39,8 +39,9 @@ Commands:
   plan       Place the layers of config.json on executors by their memory (SIZE: 24GiB, 512MB, …;
              append @BW to state a read bandwidth, e.g. 24GiB@900GB/s), local devices first, then
              remotes, in the order given. Prints per executor its layers, weight and state bytes
-             (KV caches at --context tokens, default 4096) and a predicted decode rate; the
-             assumed bandwidths and link are printed with it.
+             (KV caches at --context tokens, default 4096, in --kv format: f16 as on GPUs with
+             shader-f16, the default, or f32 as on software adapters) and a predicted decode rate;
+             the assumed bandwidths and link are printed with it.
 
 Sampling options (defaults from generation_config.json, else MiniMax-M1's temperature 1.0, top-p 0.95):
   --temperature T  0 = greedy     --top-p P    --top-k K    --min-p P    --seed N
@@ -103,6 +104,7 @@ export type Command =
       quantize?: 'int8' | 'int4';
       dtype?: 'bf16' | 'f16' | 'f32';
       context?: number;
+      kv?: 'f16' | 'f32';
       json: boolean;
     }
   | { kind: 'logits'; model: string; ids: IdsArg; out: string; load: LoadArgs }
@@ -152,6 +154,7 @@ const OPTIONS: Record<CommandName, Options> = {
     quantize: { type: 'string' },
     dtype: { type: 'string' },
     context: { type: 'string' },
+    kv: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -212,6 +215,7 @@ export function parseCommand(argv: readonly string[]): Command {
       quantize: optionalChoice(str('quantize'), 'quantize', ['int8', 'int4'] as const),
       dtype: optionalChoice(str('dtype'), 'dtype', ['bf16', 'f16', 'f32'] as const),
       context: optionalInt(str('context'), 'context', 1),
+      kv: optionalChoice(str('kv'), 'kv', ['f16', 'f32'] as const),
       json: values.json === true,
     };
   }

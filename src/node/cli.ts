@@ -111,12 +111,12 @@ async function plan(cmd: Extract<Command, { kind: 'plan' }>): Promise<void> {
     bytes: e.bytes,
     bandwidth: e.bandwidth ?? (e.kind === 'device' ? DEFAULTS.deviceBandwidth : DEFAULTS.remoteBandwidth),
   }));
-  const opts = { quantize: cmd.quantize, stored: cmd.dtype, context: cmd.context };
+  const opts = { quantize: cmd.quantize, stored: cmd.dtype, context: cmd.context, kv: cmd.kv };
   const p = planPlacement(config, executors, opts);
   if (cmd.json) return print(JSON.stringify({ ...p, assumptions: { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } }, null, 2));
   print(planTable(p));
   print('');
-  print(`weights ${GB(p.totalWeights)} (${cmd.quantize ?? cmd.dtype ?? 'bf16'}), context ${cmd.context ?? DEFAULTS.context} tokens; ` + (p.fits ? 'fits.' : `does not fit: ${GB(p.shortfall)} short.`));
+  print(`weights ${GB(p.totalWeights)} (${cmd.quantize ?? cmd.dtype ?? 'bf16'}), context ${cmd.context ?? DEFAULTS.context} tokens, KV ${cmd.kv ?? 'f16'}; ` + (p.fits ? 'fits.' : `does not fit: ${GB(p.shortfall)} short.`));
   print(`predicted decode${p.fits ? '' : ' (were the memory there)'}: ${p.tokensPerSecond.toFixed(2)} tokens/s for one sequence (hops ${(p.hopSeconds * 1000).toFixed(2)} ms/token)`);
   print(
     `assumed: a token reads its layers' attention, router, norms, top-${config.expertsPerToken} experts and shared expert once, at each executor's read rate ` +

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { parseConfig, type ModelConfig } from '../model/config';
+import { sequenceBytes } from '../engine/memory';
 import { layerCost, endsCost, planPlacement, splitLayers, type ExecutorSpec } from './plan';
 
 const shared = path.resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared');
@@ -19,6 +20,22 @@ describe('plan', () => {
     expect(params / 456e9).toBeCloseTo(1, 2);
     // The 45.9B leave out the embedding and the head.
     expect(costs.reduce((s, l) => s + l.active, 0) / 4 / 45.9e9).toBeCloseTo(1, 2);
+  });
+
+  test("MiniMax-M1 at 1M tokens: 280 MiB of lightning state, 40 KiB of KV a token in f16 (80 in f32)", async () => {
+    const c = await m1();
+    // 70 lightning layers × 64 heads × 128² f32; 10 softmax layers × K and V × 8 kv heads × 128 halves.
+    const f16 = sequenceBytes(c, 1 << 20, 'f16');
+    expect(f16.lightningState).toBe(280 * 2 ** 20);
+    expect(f16.kvPerToken).toBe(40 * 1024);
+    expect(f16.kv).toBe(40 * 2 ** 30);
+    expect(sequenceBytes(c, 1 << 20, 'f32').kvPerToken).toBe(80 * 1024);
+    // The plan holds the same: its layers' state at a context is the accounting's.
+    for (const kv of ['f16', 'f32'] as const) {
+      const state = c.layerKinds.reduce((s, _, i) => s + layerCost(c, i, { context: 1 << 20, kv }).state, 0);
+      const want = sequenceBytes(c, 1 << 20, kv);
+      expect(state).toBe(want.lightningState + want.kv);
+    }
   });
 
   test('contiguous ranges in executor order, each within its memory, shares in proportion', async () => {

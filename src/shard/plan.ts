@@ -5,7 +5,8 @@
  */
 import type { LayerRange, ModelConfig } from '../model/config';
 import { QUANT_BLOCK, type QuantFormat } from '../model/quantize';
-import { kvHeadStride } from '../gpu/attention';
+import { kvRowBytes } from '../gpu/attention';
+import type { KvFormat } from '../gpu/gpu';
 
 export type StoredFormat = 'f32' | 'f16' | 'bf16';
 
@@ -24,6 +25,8 @@ export interface PlanOptions {
   quantize?: QuantFormat;
   /** Tokens of context the KV caches are sized for. Default 4096. */
   context?: number;
+  /** The KV caches' format: f16 (default: what a GPU with shader-f16 holds), or f32 (software adapters). */
+  kv?: KvFormat;
   /** Link between executors: bytes/s and round-trip seconds of a hop to a remote shard. */
   linkBandwidth?: number;
   linkLatency?: number;
@@ -57,7 +60,7 @@ export interface LayerCost {
   weights: number;
   /** Bytes of weights one token reads: attention, router, norms, its top-k experts, the shared expert. */
   active: number;
-  /** Sequence state at `context` tokens: the lightning state, or the KV cache (f32). */
+  /** Sequence state at `context` tokens: the lightning state (f32), or the KV cache (in opts.kv). */
   state: number;
 }
 
@@ -78,7 +81,7 @@ export function layerCost(c: ModelConfig, i: number, opts: PlanOptions = {}): La
   return {
     weights: attention + small + c.numExperts * expert + shared,
     active: attention + small + Math.min(c.expertsPerToken, c.numExperts) * expert + shared,
-    state: lightning ? c.numHeads * c.headDim * c.headDim * 4 : 2 * c.numKvHeads * kvHeadStride(c.headDim) * 4 * context,
+    state: lightning ? c.numHeads * c.headDim * c.headDim * 4 : 2 * kvRowBytes(c.numKvHeads, c.headDim, opts.kv ?? 'f16') * context,
   };
 }
 
