@@ -1,6 +1,6 @@
 /**
  * bench:node, long context: prefill and decode as the context grows, for a small hybrid model (the
- * long_8k_f32 checkpoint of src/engine/golden-extra: lightning and softmax layers, its context
+ * long_16k_f32 checkpoint of src/engine/golden-extra: lightning and softmax layers, its context
  * raised to 65536). Per length: prefill ms per token of the whole model and of one lightning and one
  * softmax layer alone (model parts fed hidden rows), t(4n)/t(n) of each, decode ms per token after the
  * prefill, and GPU memory: the KV and state bytes the model holds against the accounting of
@@ -19,7 +19,7 @@ import { sequenceBytes } from '../src/engine/memory';
 import { nodeGpuDevice } from '../src/node/gpu';
 import { randn } from '../src/model/random';
 
-const dir = path.join(fileURLToPath(new URL('..', import.meta.url)), 'src/engine/golden-extra/long_8k_f32');
+const dir = path.join(fileURLToPath(new URL('..', import.meta.url)), 'src/engine/golden-extra/long_16k_f32');
 const MAX = Number(process.env.LIGHTMOE_BENCH_CONTEXT ?? 16384);
 
 it('long context: prefill and decode against the context length', async () => {

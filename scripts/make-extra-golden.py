@@ -39,19 +39,19 @@ CASES = {
         weight_dtype='BF16', seed=47, n=61, n_new=8),
 }
 
-# A long sequence for the paged KV cache and the split attention: 8,192 tokens, prefilled in chunks of
+# A long sequence for the paged KV cache and the split attention: 16,384 tokens, prefilled in chunks of
 # 1024 (the reference's softmax attention holds [heads, chunk, keys] scores); only some rows are kept.
 LONG = dict(
     config={
         'vocab_size': 67, 'hidden_size': 32, 'intermediate_size': 24, 'num_hidden_layers': 4,
         'num_attention_heads': 2, 'num_key_value_heads': 1, 'head_dim': 16, 'rotary_dim': 8,
         'rope_theta': 10000.0, 'attn_type_list': [0, 1, 0, 1], 'num_local_experts': 4, 'num_experts_per_tok': 2,
-        'postnorm': True, 'max_position_embeddings': 8192,
+        'postnorm': True, 'max_position_embeddings': 16384,
         'layernorm_linear_attention_alpha': 2.0, 'layernorm_linear_attention_beta': 1.0,
         'layernorm_full_attention_alpha': 2.0, 'layernorm_full_attention_beta': 1.0,
         'layernorm_mlp_alpha': 2.0, 'layernorm_mlp_beta': 1.0,
     },
-    weight_dtype='F32', seed=59, n=8192)
+    weight_dtype='F32', seed=59, n=16384)
 
 
 def make_long(name, case):
@@ -78,7 +78,7 @@ def make_long(name, case):
 
 
 if len(sys.argv) > 1 and sys.argv[1] == 'long':
-    make_long('long_8k_f32', LONG)
+    make_long('long_16k_f32', LONG)
     sys.exit(0)
 
 for name, case in CASES.items():
