@@ -15,6 +15,7 @@ struct Params { n: u32, nh: u32, nkv: u32, hd: u32, hdp: u32, rd: u32, stride: u
 
 // 1: the cache holds f16 halves packed two a word (src/gpu/attention.ts KvFormat).
 override KV_F16: u32 = 0u;
+const F16_MAX = 65504.0;
 
 // Channel e of kv head g of the row at s, turned; 0 past hd (the padding). cs0: the token's cos/sin row.
 fn turnedKey(s: u32, cs0: u32, g: u32, e: u32) -> f32 {
@@ -58,8 +59,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let g = h - p.nh;
   let d = ((p.pos + t) * p.nkv + g) * p.hdp + e; // hdp is whole quads, so d is even
   if (KV_F16 == 1u) {
-    kc[d / 2u] = pack2x16float(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)));
-    vc[d / 2u] = pack2x16float(vec2f(value(s, g, e), value(s, g, e + 1u)));
+    // Clamped to the largest half: pack2x16float leaves a value past it undefined, and an infinite
+    // value times attention's zero weight for a key past the causal end would be NaN.
+    kc[d / 2u] = pack2x16float(clamp(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)), vec2f(-F16_MAX), vec2f(F16_MAX)));
+    vc[d / 2u] = pack2x16float(clamp(vec2f(value(s, g, e), value(s, g, e + 1u)), vec2f(-F16_MAX), vec2f(F16_MAX)));
     return;
   }
   kc[d] = bitcast<u32>(turnedKey(s, cs0, g, e));

@@ -1,6 +1,12 @@
 /** Fixtures from ../shared (golden cases, trained models), served to browser tests by vite's /@fs/ route. */
 import { fetchSource, type ModelSource } from '../model/source';
 
+/**
+ * Options that hold a model to the exact math of the reference: an f32 KV cache (a GPU with
+ * shader-f16 would otherwise keep f16 keys and values; their own test is in longContext.test.ts).
+ */
+export const EXACT = { choices: { kvFormat: 'f32' } } as const;
+
 export function sharedUrl(path: string): string {
   return `/@fs${__SHARED_DIR__}/${path}`;
 }

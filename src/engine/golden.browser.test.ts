@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { requestGpuDevice } from '../gpu/device';
 import { maxAbsDiff } from '../gpu/testing';
-import { sharedBytes, sharedJson, sharedSource } from './fixtures';
+import { EXACT, sharedBytes, sharedJson, sharedSource } from './fixtures';
 import { Model } from './model';
 
 // ../shared/golden: tiny MiniMax checkpoints with float64 reference logits (tolerance: fp32 ≤ 2e-3).
@@ -13,7 +13,7 @@ for (const name of ['tiny_pow2_f32', 'tiny_odd_heads_bf16']) {
     const V: number = manifest.normalized_config.vocab_size;
     const logits = new Float32Array(await sharedBytes(`${dir}/logits.bin`));
     const tol: number = manifest.tolerance.fp32_runtime.logits_max_abs_diff;
-    const load = async (opts = {}) => Model.load(sharedSource(dir), await requestGpuDevice(), opts);
+    const load = async (opts = {}) => Model.load(sharedSource(dir), await requestGpuDevice(), { ...EXACT, ...opts });
 
     it('prefill logits of every position', async () => {
       const model = await load();

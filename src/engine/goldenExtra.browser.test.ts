@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { requestGpuDevice } from '../gpu/device';
 import { maxAbsDiff } from '../gpu/testing';
 import { fetchSource } from '../model/source';
+import { EXACT } from './fixtures';
 import { Model } from './model';
 
 // Cases the shared golden files do not cover, made with the spec's NumPy reference (float64) by
@@ -15,7 +16,7 @@ for (const name of ['shared_expert_tied_f16', 'hf_names_bf16']) {
       const ids = Array.from(new Int32Array(await bytes('input_ids.bin')));
       const want = new Float32Array(await bytes('logits.bin'));
       const greedy: number[] = (await (await fetch(dir + 'greedy.json')).json()).greedy_ids;
-      const model = await Model.load(fetchSource(dir), await requestGpuDevice(), { lightningBlock: 16, prefillChunk: 40 });
+      const model = await Model.load(fetchSource(dir), await requestGpuDevice(), { ...EXACT, lightningBlock: 16, prefillChunk: 40 });
       const got = await model.forward(ids, 'all');
       const d = maxAbsDiff(got, want);
       console.log(`${name}: max|Δlogit| = ${d.toExponential(3)}`);

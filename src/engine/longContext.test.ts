@@ -45,7 +45,7 @@ function diff(got: Float32Array, from: number): { d: number; compared: number } 
 
 describe('16,384 tokens', () => {
   test('prefill, then token-by-token decode: the kept rows within fp32 tolerance; one more token is refused', async () => {
-    const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { kvPageTokens: 1000, lightningBlock: 48 });
+    const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { kvPageTokens: 1000, lightningBlock: 48, choices: { kvFormat: 'f32' } });
     const n = ids.length;
     const t0 = performance.now();
     const prefilled = diff(await model.forward(ids.slice(0, n - DECODED), 'all'), 0);

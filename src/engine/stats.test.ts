@@ -11,7 +11,7 @@ import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 import { nodeGpuDevice } from '../node/gpu';
 import { nodeSource } from '../node/source';
 import { loadSharded } from '../shard/coordinator';
-import { kvHeadStride } from '../gpu/attention';
+import { kvRowBytes } from '../gpu/attention';
 import { Model, type ModelOptions } from './model';
 import type { LanguageModel } from './languageModel';
 import type { ModelStats } from './stats';
@@ -64,7 +64,7 @@ for (const [folder, ids] of [
       const lightning = c.layerKinds.filter((k) => k === 'lightning').length;
       expect(s.memory.state).toBe(lightning * c.numHeads * c.headDim * c.headDim * 4);
       const pages = Math.ceil(n / m.pageTokens);
-      expect(s.memory.kv).toBe((c.numLayers - lightning) * 2 * pages * m.pageTokens * c.numKvHeads * kvHeadStride(c.headDim) * 4);
+      expect(s.memory.kv).toBe((c.numLayers - lightning) * 2 * pages * m.pageTokens * kvRowBytes(c.numKvHeads, c.headDim, m.gpu.choices.kvFormat));
       const parts = s.memory.weights + s.memory.expertCache + s.memory.scratch + s.memory.state + s.memory.kv;
       expect(parts).toBeLessThanOrEqual(s.memory.total);
       expect(s.memory.total).toBeLessThanOrEqual(s.memory.peak);

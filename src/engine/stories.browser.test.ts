@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { requestGpuDevice } from '../gpu/device';
 import { maxAbsDiff } from '../gpu/testing';
-import { sharedJson, sharedSource } from './fixtures';
+import { EXACT, sharedJson, sharedSource } from './fixtures';
 import { Model } from './model';
 
 // Real trained models must tell the same stories: 64 greedy tokens per prompt, each weight type against
@@ -21,7 +21,7 @@ for (const { model: name, dtype, dir } of cases) {
     let model: Model | undefined;
     for (const p of expected.dtypes[dtype].prompts) {
       it(`"${p.prompt}"`, async () => {
-        model ??= await Model.load(sharedSource(`models/${name}${dir}`), await requestGpuDevice());
+        model ??= await Model.load(sharedSource(`models/${name}${dir}`), await requestGpuDevice(), EXACT);
         model.reset();
         const first = await model.forward(p.input_ids, 'last');
         const d = maxAbsDiff(first, p.first_step_logits);

@@ -89,7 +89,8 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
     [19, 30, 4, 2, 32, 16], // eight queries an invocation, the last block part full
     [9, 3, 2, 1, 128, 7], // two queries an invocation, the last one alone
   ])
-    for (const variant of VARIANTS)
+    // Both KV formats with few threads (many queries an invocation, few splits) and with many.
+    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, kvFormat: 'f16' as const } }])
       it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd}, pages of ${pageTokens}, q rows of ${qStride}, ${variant.choices.attentionThreads} threads, ${variant.choices.kvFormat} KV`, async () => {
         const gpu = await testGpu(variant);
         const q = randn(n * nh * hd, 1, 0.6);

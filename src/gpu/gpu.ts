@@ -24,7 +24,7 @@ export interface KernelChoices {
   tileRows: 1 | 64;
   /** How int8/int4 bytes are widened (shaders/chunkDot.wgsl): 1 = unpack builtins, 0 = integer operations. */
   unpackBytes: 0 | 1;
-  /** Most invocations in a workgroup that synchronises with barriers (argmax). */
+  /** Most invocations in a workgroup that synchronises with barriers (argmax, the norms' row sums). */
   barrierWorkgroup: number;
   /** Invocations attention aims to keep in flight, splitting the keys when there are few queries (decode). */
   attentionThreads: number;
@@ -50,9 +50,10 @@ export type KvFormat = 'f32' | 'f16';
  *   35 µs with workgroups of 4, 424 µs with 256.
  * - Attention needs no barrier; a CPU adapter runs a workgroup of 64 on one thread, so a few of them
  *   keep its cores busy, where a GPU wants thousands of invocations.
- * - The KV cache is f16 where the adapter has shader-f16, the mark of hardware with fast halves (a
- *   long context's attention reads its whole cache every token); software adapters keep f32, which is
- *   exact to the reference. The packed halves need no feature, so both formats run on every adapter.
+ * - The KV cache is f16 on a GPU with shader-f16, the mark of hardware with fast halves (a long
+ *   context's attention reads its whole cache every token); software adapters (lavapipe has
+ *   shader-f16 too) keep f32, which is exact to the reference. The packed halves need no feature, so
+ *   both formats run on every adapter.
  */
 export function kernelChoices(info: GPUAdapterInfo | undefined, features?: ReadonlySet<string>): KernelChoices {
   const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
@@ -64,7 +65,7 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
     barrierWorkgroup: swiftshader ? 4 : 256,
     gemv: cpu ? 'rows' : 'sliced',
     attentionThreads: cpu ? 256 : 16384,
-    kvFormat: features?.has('shader-f16') ? 'f16' : 'f32',
+    kvFormat: !cpu && features?.has('shader-f16') ? 'f16' : 'f32',
   };
 }
 
