@@ -1,4 +1,4 @@
-import { type Gpu, type Recorder } from './gpu';
+import { grid, type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 import { WDTYPE, type GpuTensor } from './tensor';
 
@@ -8,7 +8,7 @@ export function lightningOutput(
   rec: Recorder,
   a: { o: GPUBuffer; g: GPUBuffer; n: number; w: GpuTensor; eps: number },
 ): void {
-  const pipeline = gpu.pipeline('lightningOutput', { WDTYPE: WDTYPE[a.w.dtype] });
+  const pipeline = gpu.pipeline('lightningOutput', { WDTYPE: WDTYPE[a.w.dtype], WG: gpu.choices.barrierWorkgroup });
   const params = new Params().u32(a.n).u32(a.w.shape[0]).f32(a.eps);
-  rec.dispatch(pipeline, params, [a.g, a.w.parts[0].buffer, a.o], Math.ceil(a.n / 64));
+  rec.dispatch(pipeline, params, [a.g, a.w.parts[0].buffer, a.o], ...grid(a.n, 1)); // a workgroup per row
 }

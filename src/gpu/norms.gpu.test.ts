@@ -4,13 +4,14 @@ import { embed } from './embed';
 import { lightningOutput } from './lightningOutput';
 import { residual } from './residual';
 import { rmsnorm } from './rmsnorm';
-import { maxAbsDiff, randn, readF32, run, testGpu, weight } from './testing';
+import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './testing';
 
 describe('rmsnorm', () => {
+  for (const variant of VARIANTS)
   for (const dtype of ['F32', 'F16', 'BF16'] as const)
-    for (const [n, dim] of [[1, 5], [7, 47], [3, 130]])
-      it(`${dtype} n=${n} dim=${dim}`, async () => {
-        const gpu = await testGpu();
+    for (const [n, dim] of [[1, 5], [7, 47], [3, 130], [2, 1001]])
+      it(`${dtype} n=${n} dim=${dim}, workgroups of ${variant.choices.barrierWorkgroup}`, async () => {
+        const gpu = await testGpu(variant);
         const x = randn(n * dim, dim, 3);
         const { t, v } = await weight(gpu, randn(dim, 2), [dim], dtype);
         const y = gpu.buffer(n * dim * 4, 'y');
@@ -20,9 +21,10 @@ describe('rmsnorm', () => {
 });
 
 describe('lightningOutput (norm over all heads, then sigmoid gate)', () => {
-  for (const [n, dim] of [[1, 18], [5, 96], [4, 61]])
-    it(`n=${n} dim=${dim}`, async () => {
-      const gpu = await testGpu();
+  for (const variant of VARIANTS)
+  for (const [n, dim] of [[1, 18], [5, 96], [4, 61], [1, 777]])
+    it(`n=${n} dim=${dim}, workgroups of ${variant.choices.barrierWorkgroup}`, async () => {
+      const gpu = await testGpu(variant);
       const o = randn(n * dim, 9, 300); // pre-norm lightning outputs can be large
       const g = randn(n * dim, 10, 2);
       const { t, v } = await weight(gpu, randn(dim, 11), [dim], 'BF16');

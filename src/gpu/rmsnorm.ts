@@ -1,10 +1,10 @@
-import { type Gpu, type Recorder } from './gpu';
+import { grid, type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 import { WDTYPE, type GpuTensor } from './tensor';
 
 /** y = RMSNorm(x; w, eps) over rows of w.shape[0] channels. */
 export function rmsnorm(gpu: Gpu, rec: Recorder, a: { x: GPUBuffer; n: number; w: GpuTensor; eps: number; y: GPUBuffer }): void {
-  const pipeline = gpu.pipeline('rmsnorm', { WDTYPE: WDTYPE[a.w.dtype] });
+  const pipeline = gpu.pipeline('rmsnorm', { WDTYPE: WDTYPE[a.w.dtype], WG: gpu.choices.barrierWorkgroup });
   const params = new Params().u32(a.n).u32(a.w.shape[0]).f32(a.eps);
-  rec.dispatch(pipeline, params, [a.x, a.w.parts[0].buffer, a.y], Math.ceil(a.n / 64));
+  rec.dispatch(pipeline, params, [a.x, a.w.parts[0].buffer, a.y], ...grid(a.n, 1)); // a workgroup per row
 }
