@@ -1,7 +1,8 @@
 // y[t, yCol0 + r] = act(x[x0 + t, :] · W[r, :]) for t < n, r < rows: a Linear (y = x·Wᵀ) over one row
 // part of W. Three entry points:
-//   gemv (one token, decode; CPU adapters): an invocation owns 4 rows, 64 apart, so each activation it
-//     loads serves 4 rows; no barrier (barriers are very slow on software adapters);
+//   gemv (one token, decode; CPU adapters): an invocation owns 4 rows, a quarter of the rows apart, so
+//     each activation it loads serves 4 rows and no row is computed twice however few there are; no
+//     barrier (barriers are very slow on software adapters);
 //   gemvSliced (one token; GPUs): a workgroup owns 16 neighbouring rows and splits k 16 ways, so a
 //     large matrix keeps enough invocations in flight, and the 16 invocations of a slice read
 //     neighbouring chunks (tiles of 64 rows); the slices are summed after one barrier;
@@ -9,7 +10,7 @@
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32 }
+struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32, quarter: u32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
 // 1: y = alpha·r + beta·(x·Wᵀ), the residual join fused into the projection before it (r laid out as y)
 override RESIDUAL: u32 = 0u;
@@ -47,15 +48,17 @@ fn output(i: u32, v: f32) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn gemv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li: vec3u) {
-  let r = wg.x * 256u + li.x;
-  if (r >= p.rows) { return; }
+fn gemv(@builtin(global_invocation_id) gid: vec3u) {
+  // Rows r + m·q, q = ⌈rows / 4⌉: neighbouring invocations on neighbouring rows (one tile on a GPU).
+  let q = p.quarter;
+  let r = gid.x;
+  if (r >= q) { return; }
   // Rows past the end repeat the last one and are not written.
   let last = p.rows - 1u;
   let r0 = rowOf(r);
-  let r1 = rowOf(min(r + 64u, last));
-  let r2 = rowOf(min(r + 128u, last));
-  let r3 = rowOf(min(r + 192u, last));
+  let r1 = rowOf(min(r + q, last));
+  let r2 = rowOf(min(r + 2u * q, last));
+  let r3 = rowOf(min(r + 3u * q, last));
   let xb = p.x0 * p.k;
   let full = p.k / CHUNK;
   var a = vec4f(0.0);
@@ -71,7 +74,7 @@ fn gemv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) li: vec3
                tailDot(chunkAt(r2, full), scalesAt(r2, full), i, rest), tailDot(chunkAt(r3, full), scalesAt(r3, full), i, rest));
   }
   let yb = p.yCol0 + r;
-  for (var m = 0u; m < 4u && r + 64u * m < p.rows; m++) { y[yb + 64u * m] = output(yb + 64u * m, a[m]); }
+  for (var m = 0u; m < 4u && r + q * m < p.rows; m++) { y[yb + q * m] = output(yb + q * m, a[m]); }
 }
 
 const SLICE_ROWS = 16u;

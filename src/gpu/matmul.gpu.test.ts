@@ -6,7 +6,7 @@ import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './te
 describe('matmul', () => {
   for (const variant of VARIANTS)
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
-    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3], [6, 45, 131], [1, 200, 300]])
+    for (const [n, k, rows] of [[1, 7, 5], [5, 33, 19], [13, 64, 70], [1, 97, 66], [2, 130, 3], [6, 45, 131], [1, 200, 300], [1, 40, 1001]])
       it(`${dtype} n=${n} k=${k} rows=${rows}, ${JSON.stringify(variant.choices)}`, async () => {
         const gpu = await testGpu(variant);
         const x = randn(n * k, n + k);

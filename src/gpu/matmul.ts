@@ -16,7 +16,7 @@ export interface MatmulArgs {
 }
 
 /**
- * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation) or gemvSliced
+ * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation, ⌈rows/4⌉ apart) or gemvSliced
  * (16 rows a workgroup, k split 16 ways), as the adapter's kernel choices say; gemm for more (4 tokens).
  */
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
@@ -33,11 +33,12 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .u32((a.yCol0 ?? 0) + part.row0)
       .u32(a.x0 ?? 0)
       .f32(a.residual?.alpha ?? 0)
-      .f32(a.residual?.beta ?? 0);
+      .f32(a.residual?.beta ?? 0)
+      .u32(Math.ceil(part.rows / 4));
     // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
     const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
     if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
-    else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 256));
+    else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 4 / 64));
     else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }
 }
