@@ -88,6 +88,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
     [6, 40, 4, 2, 72, 16], // three queries an invocation
     [19, 30, 4, 2, 32, 16], // eight queries an invocation, the last block part full
     [9, 3, 2, 1, 128, 7], // two queries an invocation, the last one alone
+    [1, 3000, 8, 2, 12, 1024], // decode over three pages, keys split into more workgroups, then reduced
   ])
     // Both KV formats with few threads (many queries an invocation, few splits) and with many.
     for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, kvFormat: 'f16' as const } }])
@@ -115,6 +116,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
           return { k: page(K, 50 + i), v: page(V, 90 + i) };
         });
         const splits = attentionSplits(gpu, n, nh, Math.min(pageTokens, total));
+        if (past === 3000) expect(splits).toBeGreaterThan(1);
         const part = gpu.buffer(attentionScratchFloats(n, nh, hd, splits) * 4, 'part');
         const o = gpu.buffer(n * nh * hd * 4, 'o');
         await run(gpu, (rec) => attention(gpu, rec, { q: gpu.upload(rows, 'q'), qStride, pages, pageTokens, part, o, n, past, numHeads: nh, numKvHeads: nkv, headDim: hd }));

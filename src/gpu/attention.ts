@@ -41,11 +41,16 @@ export interface AttentionArgs {
 
 /**
  * How many ways each page's keys are split: enough (query, head, split) invocations to keep the
- * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys.
+ * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys, and none at all unless the
+ * splits fill more workgroups than one split does: splits sharing a workgroup would only add the
+ * reduce pass (a CPU adapter runs a workgroup on one thread; stories260k decode on SwiftShader spent
+ * 43 µs a layer on that pass).
  */
 export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
   const want = Math.ceil(gpu.choices.attentionThreads / (n * numHeads));
-  return Math.max(1, Math.min(want, Math.ceil(keys / 16)));
+  const splits = Math.max(1, Math.min(want, Math.ceil(keys / 16)));
+  const groups = (s: number) => Math.ceil((n * numHeads * s) / 64);
+  return groups(splits) > groups(1) ? splits : 1;
 }
 
 /** Floats of scratch attention needs for n queries (at most `splits` splits a page). */
