@@ -383,14 +383,16 @@ export class Model {
     first.rec.submit();
     // The chain's constant CPU write, queued after the feed's submit and before every chained one.
     gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
-    let rec = first.rec;
+    // The chained steps go into one recorder: one submit for them all (the recorder submits early only
+    // when its params arena is full), where a submit a step cost a round of queue work each.
+    let rec = gpu.recorder();
     for (let i = 1; i < count; i++) {
       // The rope table holds a prefill chunk of rows: written again every chunk steps, after the steps that read it were submitted.
       const row = (i - 1) % this.chunk;
+      if (row === 0 && i > 1) rec.submit();
       if (row === 0 && this.hasSoftmax()) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
-      rec = await this.layers({ from: i - 1, ropeRow: row });
+      rec = await this.layers({ from: i - 1, ropeRow: row }, rec);
       this.greedyPick(rec, 1, chain, i);
-      if (i < count - 1) rec.submit();
     }
     const p = rec.read(chain, 0, count * 4);
     rec.submit();
@@ -444,9 +446,9 @@ export class Model {
   }
 
   /** Runs ids (or hidden rows) through the part's layers; the residual stream is left in ws.x. Returns the open recorder. */
-  private async layers(input: number[] | Float32Array | { from: number; ropeRow: number }): Promise<Recorder> {
+  private async layers(input: number[] | Float32Array | { from: number; ropeRow: number }, into?: Recorder): Promise<Recorder> {
     try {
-      return await this.runLayers(input);
+      return await this.runLayers(input, into);
     } catch (e) {
       this.seq.broken = true;
       throw e;
@@ -457,7 +459,7 @@ export class Model {
    * The layers over `ids`, or in a greedy chain over the one token an earlier step's argmax left in
    * slot `from` of chainIds, with row `ropeRow` of the rope table greedyTokens wrote for the chain.
    */
-  private async runLayers(input: number[] | Float32Array | { from: number; ropeRow: number }): Promise<Recorder> {
+  private async runLayers(input: number[] | Float32Array | { from: number; ropeRow: number }, into?: Recorder): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
     const hidden = input instanceof Float32Array;
     const chained = !hidden && !Array.isArray(input);
@@ -470,7 +472,7 @@ export class Model {
     }
     // A greedy chain wrote one rope table for its steps; this step reads its row.
     const ropeRow = chained ? input.ropeRow : 0;
-    let rec = gpu.recorder();
+    let rec = into ?? gpu.recorder();
     if (chained) embed(gpu, rec, { ids: this.chainIds!, ids0: input.from, n, table: this.weights.embed!, x: ws.x });
     else if (!hidden) embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed!, x: ws.x });
     for (let i = this.range.from; i < this.range.to; i++) {
