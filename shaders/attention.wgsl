@@ -31,6 +31,7 @@ override QT: u32 = 1u;
 override FINAL: u32 = 0u;
 // 1: the cache holds f16 halves packed two a word (a quad in half a vec4u), else f32 (a quad a vec4u).
 override KV_F16: u32 = 0u;
+override HD: u32 = 0u; // head_dim, as a constant: loops over a head's channels get fixed trip counts
 
 // Quad i of a page's keys or values, widened to f32.
 fn halves(w: vec4u, odd: bool) -> vec4f {
@@ -56,7 +57,7 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   let j = (i / blocks) % p.nh;
   let s = i / (blocks * p.nh);
   let g = j / (p.nh / p.nkv);
-  let quads = (p.hd + 3u) / 4u;
+  let quads = (HD + 3u) / 4u;
   // This split's keys of the page, and where each query's keys end (causal; 0 for a query past n).
   let chunk = (p.pageLen + p.splits - 1u) / p.splits;
   let k0 = s * chunk;
@@ -70,7 +71,7 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     let live = t < p.n;
-    let pb = ((min(t, p.n - 1u) * p.nh + j) * p.splits + s) * (2u + p.hd);
+    let pb = ((min(t, p.n - 1u) * p.nh + j) * p.splits + s) * (2u + HD);
     let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
     end[a] = select(k0, min(k0 + chunk, visible), live);
     kEnd = max(kEnd, end[a]);
@@ -80,10 +81,10 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       m[a] = part[pb];
       l[a] = part[pb + 1u];
     }
-    let qb = min(t, p.n - 1u) * p.qStride + j * p.hd;
+    let qb = min(t, p.n - 1u) * p.qStride + j * HD;
     for (var c = 0u; c < quads; c++) {
       let e = 4u * c;
-      let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(p.hd);
+      let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
       qv[a * quads + c] = select(vec4f(0.0), vec4f(q[qb + e], q[qb + e + 1u], q[qb + e + 2u], q[qb + e + 3u]) * p.scale, mask);
       acc[a * quads + c] = vec4f(0.0);
       if (live && p.first == 0u) { acc[a * quads + c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
@@ -132,14 +133,14 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     let t = t0 + a;
     if (t >= p.n) { break; }
     if (FINAL == 1u) {
-      let ob = (t * p.nh + j) * p.hd;
-      for (var c = 0u; c < p.hd; c++) { o[ob + c] = acc[a * quads + c / 4u][c % 4u] / l[a]; }
+      let ob = (t * p.nh + j) * HD;
+      for (var c = 0u; c < HD; c++) { o[ob + c] = acc[a * quads + c / 4u][c % 4u] / l[a]; }
       continue;
     }
-    let pb = ((t * p.nh + j) * p.splits + s) * (2u + p.hd);
+    let pb = ((t * p.nh + j) * p.splits + s) * (2u + HD);
     part[pb] = m[a];
     part[pb + 1u] = l[a];
-    for (var c = 0u; c < p.hd; c++) { part[pb + 2u + c] = acc[a * quads + c / 4u][c % 4u]; }
+    for (var c = 0u; c < HD; c++) { part[pb + 2u + c] = acc[a * quads + c / 4u][c % 4u]; }
   }
 }
 

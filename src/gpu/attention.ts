@@ -41,16 +41,17 @@ export interface AttentionArgs {
 
 /**
  * How many ways each page's keys are split: enough (query, head, split) invocations to keep the
- * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys, and none at all unless the
- * splits fill more workgroups than one split does: splits sharing a workgroup would only add the
- * reduce pass (a CPU adapter runs a workgroup on one thread; stories260k decode on SwiftShader spent
- * 43 µs a layer on that pass).
+ * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys. But none when the unsplit
+ * invocations already fill the adapter's lanes and the splits would add no workgroup: a CPU adapter
+ * runs a workgroup's lanes a group at a time on one thread, so such splits only add the reduce pass
+ * (stories260k decode on SwiftShader: 43 µs a layer). With fewer (query, head) pairs than lanes,
+ * splits fill idle lanes (SwiftShader, 2 heads over 16,384 keys: 10.2 ms unsplit, 6.8 ms in 32).
  */
 export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
   const want = Math.ceil(gpu.choices.attentionThreads / (n * numHeads));
   const splits = Math.max(1, Math.min(want, Math.ceil(keys / 16)));
   const groups = (s: number) => Math.ceil((n * numHeads * s) / 64);
-  return groups(splits) > groups(1) ? splits : 1;
+  return n * numHeads < gpu.choices.lanes || groups(splits) > groups(1) ? splits : 1;
 }
 
 /** Floats of scratch attention needs for n queries (at most `splits` splits a page). */
@@ -76,7 +77,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const quads = Math.ceil(a.headDim / 4);
   const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
   const final = used === 1 && splits === 1;
-  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0 }, 'page');
+  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()

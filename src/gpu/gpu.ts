@@ -28,6 +28,8 @@ export interface KernelChoices {
   barrierWorkgroup: number;
   /** Invocations attention aims to keep in flight, splitting the keys when there are few queries (decode). */
   attentionThreads: number;
+  /** Invocations the adapter runs in lockstep (its subgroup size; SwiftShader 4, a GPU 32 or more). */
+  lanes: number;
   /** One-token matmul (shaders/matmul.wgsl): 4 rows an invocation, or 16 rows a workgroup with k split 16 ways. */
   gemv: 'rows' | 'sliced';
   /** How the KV cache stores keys and values (src/gpu/attention.ts): f32, or f16 halves packed two a word. */
@@ -65,6 +67,7 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
     barrierWorkgroup: swiftshader ? 4 : 256,
     gemv: cpu ? 'rows' : 'sliced',
     attentionThreads: cpu ? 256 : 16384,
+    lanes: info?.subgroupMinSize || (cpu ? 4 : 32),
     kvFormat: !cpu && features?.has('shader-f16') ? 'f16' : 'f32',
   };
 }
