@@ -1,8 +1,9 @@
 /**
  * A long sequence against the spec's NumPy reference (float64, scripts/make-extra-golden.py long):
- * 16,384 tokens through lightning and softmax layers — 342 lightning blocks, 17 KV pages of an odd
- * size, 64 prefill chunks — prefilled, then decoded token by token; and the context limit
- * (max_position_embeddings 16384) refused before any work. Then an f16 KV cache over the first 4,096.
+ * 16,384 tokens through lightning and softmax layers — 342 lightning blocks, 17 KV pages and 17
+ * prefill chunks of 1,000 tokens (neither a multiple of the block) — prefilled, then decoded token by
+ * token; and the context limit (max_position_embeddings 16384) refused before any work. Then an f16 KV
+ * cache over the first 4,096 tokens.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,7 +46,7 @@ function diff(got: Float32Array, from: number): { d: number; compared: number } 
 
 describe('16,384 tokens', () => {
   test('prefill, then token-by-token decode: the kept rows within fp32 tolerance; one more token is refused', async () => {
-    const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { kvPageTokens: 1000, lightningBlock: 48, choices: { kvFormat: 'f32' } });
+    const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { kvPageTokens: 1000, lightningBlock: 48, prefillChunk: 1000, choices: { kvFormat: 'f32' } });
     const n = ids.length;
     const t0 = performance.now();
     const prefilled = diff(await model.forward(ids.slice(0, n - DECODED), 'all'), 0);
