@@ -10,7 +10,7 @@
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32, quarter: u32 }
+struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
 // 1: y = alpha·r + beta·(x·Wᵀ), the residual join fused into the projection before it (r laid out as y)
 override RESIDUAL: u32 = 0u;
@@ -50,7 +50,7 @@ fn output(i: u32, v: f32) -> f32 {
 @compute @workgroup_size(64)
 fn gemv(@builtin(global_invocation_id) gid: vec3u) {
   // Rows r + m·q, q = ⌈rows / 4⌉: neighbouring invocations on neighbouring rows (one tile on a GPU).
-  let q = p.quarter;
+  let q = (p.rows + 3u) / 4u;
   let r = gid.x;
   if (r >= q) { return; }
   // Rows past the end repeat the last one and are not written.

@@ -33,8 +33,7 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .u32((a.yCol0 ?? 0) + part.row0)
       .u32(a.x0 ?? 0)
       .f32(a.residual?.alpha ?? 0)
-      .f32(a.residual?.beta ?? 0)
-      .u32(Math.ceil(part.rows / 4));
+      .f32(a.residual?.beta ?? 0);
     // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
     const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
     if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
