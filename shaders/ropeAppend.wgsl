@@ -17,14 +17,18 @@ struct Params { n: u32, nh: u32, nkv: u32, hd: u32, hdp: u32, rd: u32, stride: u
 override KV_F16: u32 = 0u;
 const F16_MAX = 65504.0;
 
-// Channel e of kv head g of the row at s, turned; 0 past hd (the padding). cs0: the token's cos/sin row.
+// Channel e of the head at src[b], turned as src holds it now. cs0: the token's cos/sin row.
+fn turned(b: u32, cs0: u32, e: u32) -> f32 {
+  let half = p.rd / 2u;
+  if (e < half) { return src[b + e] * cs[cs0 + 2u * e] - src[b + e + half] * cs[cs0 + 2u * e + 1u]; }
+  if (e < p.rd) { return src[b + e] * cs[cs0 + 2u * (e - half)] + src[b + e - half] * cs[cs0 + 2u * (e - half) + 1u]; }
+  return src[b + e];
+}
+
+// Channel e of kv head g of the row at s, turned; 0 past hd (the padding).
 fn turnedKey(s: u32, cs0: u32, g: u32, e: u32) -> f32 {
   if (e >= p.hd) { return 0.0; }
-  let half = p.rd / 2u;
-  let k = s + p.kCol + g * p.hd;
-  if (e < half) { return src[k + e] * cs[cs0 + 2u * e] - src[k + e + half] * cs[cs0 + 2u * e + 1u]; }
-  if (e < p.rd) { return src[k + e] * cs[cs0 + 2u * (e - half)] + src[k + e - half] * cs[cs0 + 2u * (e - half) + 1u]; }
-  return src[k + e];
+  return turned(s + p.kCol + g * p.hd, cs0, e);
 }
 
 fn value(s: u32, g: u32, e: u32) -> f32 {
@@ -47,11 +51,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let cs0 = (p.row0 + p.t0 + t) * half * 2u;
   if (h < p.nh) {
     if (e < half) {
-      let i = s + h * p.hd + e;
-      let x1 = src[i];
-      let x2 = src[i + half];
-      src[i] = x1 * cs[cs0 + 2u * e] - x2 * cs[cs0 + 2u * e + 1u];
-      src[i + half] = x2 * cs[cs0 + 2u * e] + x1 * cs[cs0 + 2u * e + 1u];
+      let b = s + h * p.hd;
+      let pair = vec2f(turned(b, cs0, e), turned(b, cs0, e + half)); // both read before either is written
+      src[b + e] = pair.x;
+      src[b + e + half] = pair.y;
     }
     return;
   }
