@@ -75,8 +75,8 @@ interface KvCache {
 
 /**
  * Tokens of a KV page: at most 8 MiB of keys (and as much of values) a page and a layer, a power of two
- * from 16 to 16384 tokens (MiniMax-M1: 2048 in f32, 4096 in f16), no more than max_position_embeddings needs, within one
- * storage binding. Larger pages mean fewer attention dispatches a token at long contexts; smaller
+ * from 16 to 16384 tokens (MiniMax-M1: 2048 in f32, 4096 in f16), no more than max_position_embeddings
+ * needs, within one storage binding. Larger pages mean fewer attention dispatches a token at long contexts; smaller
  * ones waste less at short ones.
  */
 export function kvPageTokens(c: ModelConfig, maxBindingBytes: number, format: KvFormat): number {
