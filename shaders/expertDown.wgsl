@@ -2,21 +2,23 @@
 //   out[tok[tok0 + r], c] += weight[tok0 + r] · (u[r]·W2[c])     r < count, c < hidden
 // Experts run one after another, and a token appears at most once per expert, so no two invocations of
 // one dispatch touch the same output element. An invocation owns one row c of W2 and TT routed rows
-// (4, or 1 when one token is decoded).
+// (4, or 1 when one token is decoded). A layer's resident experts are stacked in one W2 (expert e:
+// rows e·hidden ..), so the `routed` entry point sums all of a token's choices in one dispatch.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { hidden: u32, inter: u32, expert: u32 }
+struct Params { hidden: u32, inter: u32, expert: u32, rows: u32, row0: u32, k: u32, experts: u32 }
 override TT: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // u: [count, inter] f32
-@group(0) @binding(2) var<storage, read> w2: array<vec4u>;      // [hidden, inter] tiled WDTYPE (down proj)
+@group(0) @binding(2) var<storage, read> w2: array<vec4u>;      // [rows, inter] tiled WDTYPE (down proj; experts stacked)
 @group(0) @binding(3) var<storage, read> tok: array<u32>;       // token of each routed row, grouped by expert
-@group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row
+@group(0) @binding(4) var<storage, read> weight: array<f32>;    // routing weight of each routed row (routed: [n, k])
 @group(0) @binding(5) var<storage, read> runs: array<u32>;      // [E, 2] first row and row count of each expert
 @group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
 @group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's tiled block scales (int8, int4)
+@group(0) @binding(8) var<storage, read> idx: array<u32>;       // routed: [n, k] the router's choices
 
 // The block scales of chunk j.
 fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
@@ -25,20 +27,12 @@ fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws2[b.x], ws2[b.y]);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  let r0 = gid.y * TT;
-  let tok0 = runs[2u * p.expert];
-  let count = runs[2u * p.expert + 1u];
-  if (c >= p.hidden || r0 >= count) { return; }
-  // Rows past the end repeat the last one and are not written.
-  let last = count - 1u;
-  let ub = vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter;
+// Row r of the bound W2 times the TT rows of u starting at ub.
+fn down(r: u32, ub: vec4u) -> vec4f {
   let blocks = blocksOf(p.inter);
-  let w0 = tileStart(c, chunksOf(p.inter), p.hidden);
-  let s0 = tileStart(c, blocks, p.hidden);
-  let stride = tileStride(c, p.hidden);
+  let w0 = tileStart(r, chunksOf(p.inter), p.rows);
+  let s0 = tileStart(r, blocks, p.rows);
+  let stride = tileStride(r, p.rows);
   let full = p.inter / CHUNK;
   var acc = vec4f(0.0);
   for (var j = 0u; j < full; j++) {
@@ -55,10 +49,51 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let n = p.inter - i;
     acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
   }
+  return acc;
+}
+
+// One expert (rows row0 .. row0 + hidden of the bound W2) over the rows routed to it, added into out.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  let r0 = gid.y * TT;
+  let tok0 = runs[2u * p.expert];
+  let count = runs[2u * p.expert + 1u];
+  if (c >= p.hidden || r0 >= count) { return; }
+  // Rows past the end repeat the last one and are not written.
+  let last = count - 1u;
+  let acc = down(p.row0 + c, vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter);
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {
     let row = tok0 + r0 + r;
     let o = tok[row] * p.hidden + c;
     out[o] += weight[row] * acc[r];
   }
+}
+
+// Every choice of token t at once (decode; the u rows of expertSwiglu's `routed`), written to out[t]
+// (TT = 1). The choices are added in expert order, as one dispatch an expert adds them: the same sum.
+@compute @workgroup_size(64)
+fn routed(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  let t = gid.y;
+  if (c >= p.hidden) { return; }
+  var sum = 0.0;
+  var lo = 0u; // the next choice is the smallest expert ≥ lo
+  for (var m = 0u; m < p.k; m++) {
+    var e = p.experts;
+    var j = 0u;
+    for (var q = 0u; q < p.k; q++) {
+      let f = idx[t * p.k + q];
+      if (f >= lo && f < e) {
+        e = f;
+        j = t * p.k + q;
+      }
+    }
+    // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
+    e = min(e, p.experts - 1u);
+    sum += weight[j] * down(e * p.hidden + c, vec4u(j * p.inter)).x;
+    lo = e + 1u;
+  }
+  out[t * p.hidden + c] = sum;
 }

@@ -2,21 +2,24 @@
 //   u[r, i] = SiLU(x[tok[tok0 + r]]·W1[i]) · (x[tok[tok0 + r]]·W3[i])     r < count, i < inter
 // (tok0, count) of the expert come from `runs`, written by the CPU or by moePlan on the GPU. An
 // invocation owns one row i of W1 and W3 and TT routed rows (4, or 1 when one token is decoded).
+// A layer's resident experts are stacked in one W1 and one W3 (expert e: rows e·inter ..), so the
+// `routed` entry point runs all of a token's choices in one dispatch.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { hidden: u32, inter: u32, expert: u32 }
+struct Params { hidden: u32, inter: u32, expert: u32, rows: u32, row0: u32, k: u32, experts: u32 }
 override TT: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // [n, hidden] f32
-@group(0) @binding(2) var<storage, read> w1: array<vec4u>;    // [inter, hidden] tiled WDTYPE (gate proj)
-@group(0) @binding(3) var<storage, read> w3: array<vec4u>;    // [inter, hidden] tiled WDTYPE (up proj)
+@group(0) @binding(2) var<storage, read> w1: array<vec4u>;    // [rows, hidden] tiled WDTYPE (gate proj; experts stacked)
+@group(0) @binding(3) var<storage, read> w3: array<vec4u>;    // [rows, hidden] tiled WDTYPE (up proj; experts stacked)
 @group(0) @binding(4) var<storage, read> tok: array<u32>;     // token of each routed row, grouped by expert
 @group(0) @binding(5) var<storage, read> runs: array<u32>;    // [E, 2] first row and row count of each expert
 @group(0) @binding(6) var<storage, read_write> u: array<f32>; // [count, inter] f32
 @group(0) @binding(7) var<storage, read> ws1: array<u32>;     // W1's tiled block scales (int8, int4)
 @group(0) @binding(8) var<storage, read> ws3: array<u32>;     // W3's tiled block scales (int8, int4)
+@group(0) @binding(9) var<storage, read> idx: array<u32>;     // routed: [n, k] the router's choices
 
 // The block scales of chunk j of W1 (which = 1) or W3.
 fn scalesAt(which: u32, s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
@@ -26,20 +29,12 @@ fn scalesAt(which: u32, s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws3[b.x], ws3[b.y]);
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  let r0 = gid.y * TT;
-  let tok0 = runs[2u * p.expert];
-  let count = runs[2u * p.expert + 1u];
-  if (i >= p.inter || r0 >= count) { return; }
-  // Rows past the end repeat the last one and are not written.
-  let last = tok0 + count - 1u;
-  let xb = vec4u(tok[tok0 + r0], tok[min(tok0 + r0 + 1u, last)], tok[min(tok0 + r0 + 2u, last)], tok[min(tok0 + r0 + 3u, last)]) * p.hidden;
+// SiLU(x·W1[r])·(x·W3[r]) for row r of the bound matrices and the TT activation rows starting at xb.
+fn swiglu(r: u32, xb: vec4u) -> vec4f {
   let blocks = blocksOf(p.hidden);
-  let w0 = tileStart(i, chunksOf(p.hidden), p.inter);
-  let s0 = tileStart(i, blocks, p.inter);
-  let stride = tileStride(i, p.inter);
+  let w0 = tileStart(r, chunksOf(p.hidden), p.rows);
+  let s0 = tileStart(r, blocks, p.rows);
+  let stride = tileStride(r, p.rows);
   let full = p.hidden / CHUNK;
   var a = vec4f(0.0);
   var b = vec4f(0.0);
@@ -70,7 +65,33 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     a += vec4f(tailDot(v1, sc1, xb.x + c, n), tailDot(v1, sc1, xb.y + c, n), tailDot(v1, sc1, xb.z + c, n), tailDot(v1, sc1, xb.w + c, n));
     b += vec4f(tailDot(v3, sc3, xb.x + c, n), tailDot(v3, sc3, xb.y + c, n), tailDot(v3, sc3, xb.z + c, n), tailDot(v3, sc3, xb.w + c, n));
   }
-  let h = a / (1.0 + exp(-a)) * b;
+  return a / (1.0 + exp(-a)) * b;
+}
+
+// One expert (rows row0 .. row0 + inter of the bound matrices) over the rows routed to it.
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  let r0 = gid.y * TT;
+  let tok0 = runs[2u * p.expert];
+  let count = runs[2u * p.expert + 1u];
+  if (i >= p.inter || r0 >= count) { return; }
+  // Rows past the end repeat the last one and are not written.
+  let last = tok0 + count - 1u;
+  let xb = vec4u(tok[tok0 + r0], tok[min(tok0 + r0 + 1u, last)], tok[min(tok0 + r0 + 2u, last)], tok[min(tok0 + r0 + 3u, last)]) * p.hidden;
+  let h = swiglu(p.row0 + i, xb);
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) { u[(r0 + r) * p.inter + i] = h[r]; }
+}
+
+// Every choice of the router at once (decode): routed row j = t·k + m of token t runs expert idx[j]
+// of the stacked experts, into u[j]; no plan, one dispatch for all experts (TT = 1).
+@compute @workgroup_size(64)
+fn routed(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  let j = gid.y;
+  if (i >= p.inter) { return; }
+  // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
+  let e = min(idx[j], p.experts - 1u);
+  u[j * p.inter + i] = swiglu(e * p.inter + i, vec4u((j / p.k) * p.hidden)).x;
 }

@@ -8,8 +8,8 @@ import { argmax } from '../gpu/argmax';
 import { attention, kvRowBytes, MAX_HEAD_DIM, type KvPage } from '../gpu/attention';
 import type { GpuTensor } from '../gpu/tensor';
 import { embed } from '../gpu/embed';
-import { expertDown } from '../gpu/expertDown';
-import { expertSwiglu, type ExpertRows } from '../gpu/expertSwiglu';
+import { expertDown, expertDownRouted } from '../gpu/expertDown';
+import { expertSwiglu, expertSwigluRouted, type ExpertRows } from '../gpu/expertSwiglu';
 import { Gpu, type GpuOptions, type KvFormat, type Recorder } from '../gpu/gpu';
 import { lightningDecode } from '../gpu/lightningDecode';
 import { lightningOutput } from '../gpu/lightningOutput';
@@ -601,8 +601,17 @@ export class Model {
    */
   private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
-    rec.clear(ws.a, 0, n * c.hiddenSize * 4);
-    if (c.numExperts === 1) {
+    const stacked = L.experts[0]?.stack.count === c.numExperts && c.numExperts > 1;
+    if (!(stacked && n === 1)) rec.clear(ws.a, 0, n * c.hiddenSize * 4);
+    if (stacked && n === 1) {
+      // A decoded token: its k experts in one dispatch each way, straight from the router's choices.
+      const [X] = L.experts;
+      const k = c.expertsPerToken;
+      matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+      router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
+      expertSwigluRouted(gpu, rec, { x: ws.h, w1: X.w1, w3: X.w3, experts: c.numExperts, idx: ws.routeIdx, n, k, u: ws.expertHidden });
+      expertDownRouted(gpu, rec, { u: ws.expertHidden, w2: X.w2, experts: c.numExperts, idx: ws.routeIdx, weight: ws.routeWeight, n, k, out: ws.a });
+    } else if (c.numExperts === 1) {
       const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
       this.runExperts(rec, only, [this.denseRows(n)], ws.ones);
     } else if (!this.experts) {
@@ -642,8 +651,8 @@ export class Model {
   private runExperts(rec: Recorder, experts: ExpertWeights[], rows: ExpertRows[], weight: GPUBuffer): void {
     const { gpu, ws } = this;
     experts.forEach((X, j) => {
-      expertSwiglu(gpu, rec, { ...rows[j], x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
-      expertDown(gpu, rec, { ...rows[j], u: ws.expertHidden, w2: X.w2, weight, out: ws.a });
+      expertSwiglu(gpu, rec, { ...rows[j], x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden, stack: X.stack });
+      expertDown(gpu, rec, { ...rows[j], u: ws.expertHidden, w2: X.w2, weight, out: ws.a, stack: X.stack });
     });
   }
 

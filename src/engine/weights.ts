@@ -1,14 +1,22 @@
 import type { AttnKind, LayerRange } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
+import type { ExpertStack } from '../gpu/expertSwiglu';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
+import { imageLayout } from '../gpu/weightImage';
 import { isQuantized, type QuantFormat } from '../model/quantize';
-import { stackMatrices, storedMatrix, uploadStoredMatrix } from './matrices';
+import { stackMatrices, storedMatrix, uploadStoredMatrix, type StoredMatrix } from './matrices';
 
+/**
+ * One expert's matrices. A layer's resident experts are stacked, each matrix of them in one tensor
+ * (expert e at `stack.index` e), when each stack fits one storage binding: one dispatch then runs every
+ * expert a decoded token chose (expertSwigluRouted, expertDownRouted).
+ */
 export interface ExpertWeights {
-  w1: GpuTensor; // [I, Hs] gate proj
+  w1: GpuTensor; // [I, Hs] gate proj (stacked: [E·I, Hs])
   w3: GpuTensor; // [I, Hs] up proj
-  w2: GpuTensor; // [Hs, I] down proj
+  w2: GpuTensor; // [Hs, I] down proj (stacked: [E·Hs, I])
+  stack: ExpertStack;
 }
 
 export interface LayerWeights {
@@ -79,6 +87,8 @@ export async function uploadWeights(
     if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
     return done(await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n)), info.byteLength);
   };
+  // A matrix in one part: one storage binding, as the expert kernels need (the 256 bytes: a quantized image's padding).
+  const fitsOnePart = (m: StoredMatrix) => imageLayout(m.format, ...m.shape).bytes + 256 <= gpu.maxTensorPartBytes;
   // Softmax attention's q, k and v read the same input: one matrix, one dispatch.
   const getStacked = async (name: string, names: string[]): Promise<GpuTensor> => {
     const m = stackMatrices(name, names.map(matrixOf));
@@ -96,10 +106,16 @@ export async function uploadWeights(
       for (const n of names) attn[n] = await get(`${p}self_attn.${n}.weight`);
       if (kind === 'softmax') attn.qkv = await getStacked(`${p}self_attn.qkv (stacked)`, ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}self_attn.${n}.weight`));
       const experts: ExpertWeights[] = [];
-      for (let e = 0; e < c.numExperts && !opts.streamExperts; e++) {
-        const [w1, w3, w2] = expertTensorNames(i, e);
-        experts.push({ w1: await get(w1), w3: await get(w3), w2: await get(w2) });
-      }
+      const E = opts.streamExperts ? 0 : c.numExperts;
+      const expertNames = Array.from({ length: E }, (_, e) => expertTensorNames(i, e));
+      const stacks = E > 1 ? [0, 1, 2].map((m) => stackMatrices(`${p}block_sparse_moe.experts.w${[1, 3, 2][m]} (stacked)`, expertNames.map((n) => matrixOf(n[m])))) : [];
+      if (stacks.length && stacks.every(fitsOnePart)) {
+        const stacked: GpuTensor[] = [];
+        for (const m of stacks) stacked.push(done(await uploadStoredMatrix(gpu, m), m.bytes));
+        const [w1, w3, w2] = stacked;
+        for (let e = 0; e < E; e++) experts.push({ w1, w3, w2, stack: { index: e, count: E } });
+      } else
+        for (const [w1, w3, w2] of expertNames) experts.push({ w1: await get(w1), w3: await get(w3), w2: await get(w2), stack: { index: 0, count: 1 } });
       const shared =
         c.sharedIntermediateSize > 0
           ? {

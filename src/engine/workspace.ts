@@ -24,7 +24,7 @@ export class Workspace {
   readonly runs: GPUBuffer; // [E, 2] u32 first plan row and row count of each expert
   readonly expertArgs: GPUBuffer; // [E, 2, 3] u32 indirect dispatch sizes of each expert's two kernels
   readonly denseRun: GPUBuffer; // [1, 2] u32 (0, tokens of this call): every token through one expert
-  readonly expertHidden: GPUBuffer; // [tokens, max(I, shared I)]
+  readonly expertHidden: GPUBuffer; // [max(tokens, k), max(I, shared I)]: a routed row each (decode: a token's k choices)
   readonly shared: GPUBuffer; // [tokens, Hs] shared expert output
   readonly iota: GPUBuffer; // [tokens] u32 0, 1, 2, …
   readonly ones: GPUBuffer; // [tokens] 1.0
@@ -74,7 +74,7 @@ export class Workspace {
     this.expertArgs = gpu.buffer(6 * c.numExperts * 4, 'expert dispatch sizes', INDIRECT_STORAGE);
     this.all.push(this.expertArgs);
     this.denseRun = f(2, 'dense run');
-    this.expertHidden = f(tokens * Math.max(c.intermediateSize, c.sharedIntermediateSize), 'expert hidden');
+    this.expertHidden = f(Math.max(tokens, k) * Math.max(c.intermediateSize, c.sharedIntermediateSize), 'expert hidden');
     this.shared = f(c.sharedIntermediateSize > 0 ? tokens * Hs : 1, 'shared expert');
     this.iota = f(tokens, 'iota');
     this.ones = f(tokens, 'ones');

@@ -1,17 +1,35 @@
 import { type Gpu, type Recorder } from './gpu';
-import { Params } from './params';
 import { scalesOf, weightConstants, type GpuTensor } from './tensor';
-import { dispatchRows, rowsPerInvocation, singlePart, type ExpertRows } from './expertSwiglu';
+import { dispatchRows, expertParams, rowsPerInvocation, singlePart, type ExpertRows, type ExpertStack } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
 export function expertDown(
   gpu: Gpu,
   rec: Recorder,
-  a: ExpertRows & { u: GPUBuffer; w2: GpuTensor; weight: GPUBuffer; out: GPUBuffer },
+  a: ExpertRows & { u: GPUBuffer; w2: GpuTensor; weight: GPUBuffer; out: GPUBuffer; stack?: ExpertStack },
 ): void {
-  const [hidden, inter] = a.w2.shape;
+  const { index, count } = a.stack ?? { index: 0, count: 1 };
+  const [rows, inter] = a.w2.shape;
+  const hidden = rows / count;
   const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a) });
-  const params = new Params().u32(hidden).u32(inter).u32(a.expert);
+  const params = expertParams(hidden, inter, a.expert, rows, index * hidden, 0, count);
   const w2 = singlePart(a.w2);
   dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, hidden, 1);
+}
+
+/**
+ * out[t] = Σ weight[t·k + m] · (u[t·k + m]·W2ᵀ) over the k choices of each of n tokens (expertSwigluRouted's
+ * u; W2 of `experts` stacked ones), added in expert order: what one expertDown an expert adds to a cleared out.
+ */
+export function expertDownRouted(
+  gpu: Gpu,
+  rec: Recorder,
+  a: { u: GPUBuffer; w2: GpuTensor; experts: number; idx: GPUBuffer; weight: GPUBuffer; n: number; k: number; out: GPUBuffer },
+): void {
+  const [rows, inter] = a.w2.shape;
+  const hidden = rows / a.experts;
+  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: 1 }, 'routed');
+  const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts);
+  const w2 = singlePart(a.w2);
+  rec.dispatch(pipeline, params, [a.u, w2.buffer, null, a.weight, null, a.out, scalesOf(w2), a.idx], Math.ceil(hidden / 64), a.n);
 }

@@ -30,18 +30,53 @@ export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params
   else throw new Error('expert rows need a count or indirect dispatch sizes');
 }
 
+/**
+ * Where an expert's rows are in the matrices it is given: a layer's resident experts are stacked (expert
+ * `index` of `count`: rows index·rows/count ..), an expert of its own is { index: 0, count: 1 }.
+ */
+export interface ExpertStack {
+  index: number;
+  count: number;
+}
+
+const ALONE: ExpertStack = { index: 0, count: 1 };
+
+/** The params both expert kernels take: sizes, the expert, the stack, the router's choices per token. */
+export function expertParams(hidden: number, inter: number, expert: number, rows: number, row0: number, k: number, experts: number): Params {
+  return new Params().u32(hidden).u32(inter).u32(expert).u32(rows).u32(row0).u32(k).u32(experts);
+}
+
 /** u[r] = SiLU(x[tok[r]]·W1ᵀ) ⊙ (x[tok[r]]·W3ᵀ) for the rows routed to one expert. */
 export function expertSwiglu(
   gpu: Gpu,
   rec: Recorder,
-  a: ExpertRows & { x: GPUBuffer; w1: GpuTensor; w3: GpuTensor; u: GPUBuffer },
+  a: ExpertRows & { x: GPUBuffer; w1: GpuTensor; w3: GpuTensor; u: GPUBuffer; stack?: ExpertStack },
 ): void {
-  const [inter, hidden] = a.w1.shape;
+  const { index, count } = a.stack ?? ALONE;
+  const [rows, hidden] = a.w1.shape;
+  const inter = rows / count;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
   const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: rowsPerInvocation(a) });
-  const params = new Params().u32(hidden).u32(inter).u32(a.expert);
+  const params = expertParams(hidden, inter, a.expert, rows, index * inter, 0, count);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
   dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, inter, 0);
+}
+
+/**
+ * u[t·k + m] = SiLU(x[t]·W1ᵀ) ⊙ (x[t]·W3ᵀ) of expert idx[t·k + m] of `experts` stacked ones, for
+ * every choice of n tokens in one dispatch (decode: no plan, no dispatch per expert).
+ */
+export function expertSwigluRouted(
+  gpu: Gpu,
+  rec: Recorder,
+  a: { x: GPUBuffer; w1: GpuTensor; w3: GpuTensor; experts: number; idx: GPUBuffer; n: number; k: number; u: GPUBuffer },
+): void {
+  const [rows, hidden] = a.w1.shape;
+  const inter = rows / a.experts;
+  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: 1 }, 'routed');
+  const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts);
+  const [w1, w3] = [a.w1, a.w3].map(singlePart);
+  rec.dispatch(pipeline, params, [a.x, w1.buffer, w3.buffer, null, null, a.u, scalesOf(w1), scalesOf(w3), a.idx], Math.ceil(inter / 64), a.n * a.k);
 }
 
 /** The one part of a weight that must fit one binding (an expert matrix). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
 import { argmax } from './argmax';
-import { expertDown } from './expertDown';
-import { expertSwiglu } from './expertSwiglu';
+import { expertDown, expertDownRouted } from './expertDown';
+import { expertSwiglu, expertSwigluRouted } from './expertSwiglu';
 import { router } from './router';
 import { sharedExpertMix } from './sharedExpertMix';
 import { Params } from './params';
@@ -82,6 +82,60 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
           }
         }
         expect(maxAbsDiff(await readF32(gpu, out, n * hidden), want)).toBeLessThan(1e-4);
+      });
+
+  // Decode's path: E experts stacked in one tensor each, every choice of n tokens in one dispatch each
+  // way; the choices are not in expert order, and their sum must be what one dispatch an expert adds
+  // (the same experts through the per-expert kernels, at their rows of the same stacks), bit for bit.
+  for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
+    for (const [n, k, v] of [[1, 2, 0], [1, 3, 1], [3, 1, 0], [2, 4, 1]] as const)
+      it(`routed: ${dtype}, ${n} token${n > 1 ? 's' : ''}, k = ${k}, ${JSON.stringify(VARIANTS[v].choices)}`, async () => {
+        const gpu = await testGpu(VARIANTS[v]);
+        const [hidden, inter, E] = [21, 37, 5];
+        const x = randn(n * hidden, 4);
+        const xb = gpu.upload(x, 'x');
+        // Token t chooses experts idx[t·k ..] (distinct, descending first) with weights w.
+        const idx = Array.from({ length: n }, (_, t) => Array.from({ length: k }, (_, m) => (E - 1 - m * 2 - t + 2 * E) % E)).flat();
+        const w = randn(n * k, 5).map(Math.abs);
+        const w1 = await weight(gpu, randn(E * inter * hidden, 11, 0.3), [E * inter, hidden], dtype);
+        const w3 = await weight(gpu, randn(E * inter * hidden, 12, 0.3), [E * inter, hidden], dtype);
+        const w2 = await weight(gpu, randn(E * hidden * inter, 13, 0.3), [E * hidden, inter], dtype);
+        const idxB = gpu.upload(new Uint32Array(idx), 'idx');
+        const wB = gpu.upload(w, 'w');
+        const u = gpu.buffer(n * k * inter * 4, 'u');
+        const out = gpu.upload(randn(n * hidden, 6), 'out'); // every element is written
+        await run(gpu, (rec) => {
+          expertSwigluRouted(gpu, rec, { x: xb, w1: w1.t, w3: w3.t, experts: E, idx: idxB, n, k, u });
+          expertDownRouted(gpu, rec, { u, w2: w2.t, experts: E, idx: idxB, weight: wB, n, k, out });
+        });
+        const got = await readF32(gpu, out, n * hidden);
+        const want = new Float32Array(n * hidden);
+        for (let t = 0; t < n; t++)
+          for (let m = 0; m < k; m++) {
+            const e = idx[t * k + m];
+            const part = (a: Float32Array, rows: number) => a.subarray(e * rows * (a.length / (E * rows)), (e + 1) * rows * (a.length / (E * rows)));
+            const y = ref.expert(x.subarray(t * hidden, (t + 1) * hidden), hidden, inter, part(w1.v, inter), part(w3.v, inter), part(w2.v, hidden));
+            for (let c = 0; c < hidden; c++) want[t * hidden + c] += w[t * k + m] * y[c];
+          }
+        expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+
+        // The per-expert kernels on the same stacks, experts in order, onto a cleared out.
+        const rows = Array.from({ length: E }, (_, e) => idx.flatMap((f, r) => (f === e ? [r] : [])));
+        const tok = gpu.upload(new Uint32Array(rows.flat().map((r) => Math.floor(r / k))), 'tok');
+        const rowWeight = gpu.upload(Float32Array.from(rows.flat(), (r) => w[r]), 'row weight');
+        const starts = rows.map((_, e) => rows.slice(0, e).reduce((s, r) => s + r.length, 0));
+        const runs = gpu.upload(new Uint32Array(rows.flatMap((r, e) => [starts[e], r.length])), 'runs');
+        const one = gpu.buffer(n * k * inter * 4, 'u one');
+        const each = gpu.buffer(n * hidden * 4, 'out each');
+        await run(gpu, (rec) => {
+          rec.clear(each);
+          for (let e = 0; e < E; e++) {
+            const at = { tok, runs, expert: e, count: rows[e].length, tokens: n, stack: { index: e, count: E } };
+            expertSwiglu(gpu, rec, { ...at, x: xb, w1: w1.t, w3: w3.t, u: one });
+            expertDown(gpu, rec, { ...at, u: one, w2: w2.t, weight: rowWeight, out: each });
+          }
+        });
+        expect(Array.from(await readF32(gpu, each, n * hidden))).toEqual(Array.from(got));
       });
 
   it('moePlan groups k = 3 choices per token by expert, in token order', async () => {

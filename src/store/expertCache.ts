@@ -76,7 +76,7 @@ export class ExpertCache {
     this.layers = c.layerKinds.map((_, layer) =>
       Array.from({ length: layer >= from && layer < to ? this.slotsPerLayer : 0 }, (_, s) => {
         const [w1, w3, w2] = expertTensorNames(layer, 0).map((name) => this.slotTensor(name, `layer ${layer} slot ${s}`));
-        return { expert: -1, weights: { w1, w3, w2 }, loading: null, lastUse: 0, uses: 0, prefetched: false };
+        return { expert: -1, weights: { w1, w3, w2, stack: { index: 0, count: 1 } }, loading: null, lastUse: 0, uses: 0, prefetched: false };
       }),
     );
     const counts = () => this.layers.map((slots) => new Array<number>(slots.length ? c.numExperts : 0).fill(0));
