@@ -1,5 +1,5 @@
 /**
- * Where a decode step's GPU time goes: stories260k decode with every dispatch in a pass of its own,
+ * Where a decode step's GPU time goes: stories260k and tiny-hybrid-stories (MoE) decode with every dispatch in a pass of its own,
  * timed by timestamp queries (the adapter must offer timestamp-query), summed per kernel and constants;
  * with the dispatches, passes and submits a token costs (Gpu.counts); and the floor those counts put
  * under a token on this adapter: what an empty dispatch costs inside a pass, what an empty pass costs,
@@ -11,12 +11,13 @@ import { Model } from '../src/engine/model';
 import { Recorder } from '../src/gpu/gpu';
 import { openCheckpoint } from '../src/model/checkpoint';
 
-it('decode profile: GPU time per kernel, dispatches per token (stories260k)', async () => {
-  const expected = await sharedJson('models/stories260k/expected.json');
+for (const name of ['models/stories260k', 'models/tiny-hybrid-stories'])
+it(`decode profile: GPU time per kernel, dispatches per token (${name})`, async () => {
+  const expected = await sharedJson(`${name}/expected.json`);
   const prompt: number[] = expected.dtypes.float32.prompts[0].input_ids;
   const adapter = (await navigator.gpu.requestAdapter())!;
   const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'] });
-  const model = await Model.fromCheckpoint(await openCheckpoint(sharedSource(new URLSearchParams(location.search).get('m') ?? 'models/stories260k')), device);
+  const model = await Model.fromCheckpoint(await openCheckpoint(sharedSource(name)), device);
   await model.nextToken(prompt);
   let id = await model.nextToken([5]);
   const c0 = { ...model.gpu.counts };
