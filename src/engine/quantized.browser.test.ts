@@ -35,8 +35,7 @@ for (const name of ['stories260k', 'tiny-hybrid-stories']) {
         let same = 0;
         for (const p of prompts) {
           model.reset();
-          const got = [await model.nextToken(p.input_ids)];
-          while (got.length < p.greedy_ids.length) got.push(await model.nextToken([got[got.length - 1]]));
+          const got = await model.greedyTokens(p.input_ids, p.greedy_ids.length);
           if (got.join() === p.greedy_ids.join()) same++;
         }
         const q = await ppl(model);
