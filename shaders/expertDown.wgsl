@@ -7,8 +7,10 @@
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { hidden: u32, inter: u32, expert: u32, rows: u32, row0: u32, k: u32, experts: u32 }
+struct Params { hidden: u32, inter: u32, expert: u32, rows: u32, row0: u32, k: u32, experts: u32, alpha: f32, beta: f32 }
 override TT: u32 = 4u;
+// routed, 1: out = alpha·res + beta·(the sum), the residual join fused in (res laid out as out)
+override RESIDUAL: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // u: [count, inter] f32
@@ -19,6 +21,7 @@ override TT: u32 = 4u;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>; // [n, hidden] f32, accumulated
 @group(0) @binding(7) var<storage, read> ws2: array<u32>;       // W2's tiled block scales (int8, int4)
 @group(0) @binding(8) var<storage, read> idx: array<u32>;       // routed: [n, k] the router's choices
+@group(0) @binding(9) var<storage, read> res: array<f32>;       // routed: r of the residual join
 
 // The block scales of chunk j.
 fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
@@ -72,7 +75,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 // Every choice of token t at once (decode; the u rows of expertSwiglu's `routed`), written to out[t]
-// (TT = 1). The choices are added in expert order, as one dispatch an expert adds them: the same sum.
+// (TT = 1), or joined to the residual stream. The choices are added in expert order, as one dispatch
+// an expert adds them: the same sum, and the join of src/gpu/residual.ts.
 @compute @workgroup_size(64)
 fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
@@ -95,5 +99,10 @@ fn routed(@builtin(global_invocation_id) gid: vec3u) {
     sum += weight[j] * down(e * p.hidden + c, vec4u(j * p.inter)).x;
     lo = e + 1u;
   }
-  out[t * p.hidden + c] = sum;
+  let o = t * p.hidden + c;
+  if (RESIDUAL == 1u) {
+    out[o] = p.alpha * res[o] + p.beta * sum;
+  } else {
+    out[o] = sum;
+  }
 }

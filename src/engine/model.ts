@@ -589,9 +589,32 @@ export class Model {
       this.projectAndJoin(rec, ws.expertHidden, X.w2, n, c.mlpAlpha, c.mlpBeta);
       return rec;
     }
+    if (this.routedDecode(L, n) && !L.shared) {
+      // The join goes into the experts' down projection, as into an attention's output projection.
+      this.routedExperts(rec, L, n, { r: c.postnorm ? ws.h : ws.x, alpha: c.mlpAlpha, beta: c.mlpBeta });
+      [ws.x, ws.a] = [ws.a, ws.x];
+      return rec;
+    }
     rec = await this.moe(rec, layer, L, n);
     this.join(rec, n, c.mlpAlpha, c.mlpBeta);
     return rec;
+  }
+
+  /** One decoded token over a layer's stacked resident experts: its k choices run in one dispatch each way. */
+  private routedDecode(L: LayerWeights, n: number): boolean {
+    const E = this.config.numExperts;
+    return n === 1 && E > 1 && L.experts[0]?.stack.count === E;
+  }
+
+  /** The router, then the chosen experts straight from its choices (no plan) into ws.a, or joined into the stream there. */
+  private routedExperts(rec: Recorder, L: LayerWeights, n: number, residual?: { r: GPUBuffer; alpha: number; beta: number }): void {
+    const { gpu, ws, config: c } = this;
+    const [X] = L.experts;
+    const k = c.expertsPerToken;
+    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    expertSwigluRouted(gpu, rec, { x: ws.h, w1: X.w1, w3: X.w3, experts: c.numExperts, idx: ws.routeIdx, n, k, u: ws.expertHidden });
+    expertDownRouted(gpu, rec, { u: ws.expertHidden, w2: X.w2, experts: c.numExperts, idx: ws.routeIdx, weight: ws.routeWeight, n, k, out: ws.a, residual });
   }
 
   /**
@@ -601,16 +624,11 @@ export class Model {
    */
   private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
-    const stacked = L.experts[0]?.stack.count === c.numExperts && c.numExperts > 1;
-    if (!(stacked && n === 1)) rec.clear(ws.a, 0, n * c.hiddenSize * 4);
-    if (stacked && n === 1) {
-      // A decoded token: its k experts in one dispatch each way, straight from the router's choices.
-      const [X] = L.experts;
-      const k = c.expertsPerToken;
-      matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
-      router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
-      expertSwigluRouted(gpu, rec, { x: ws.h, w1: X.w1, w3: X.w3, experts: c.numExperts, idx: ws.routeIdx, n, k, u: ws.expertHidden });
-      expertDownRouted(gpu, rec, { u: ws.expertHidden, w2: X.w2, experts: c.numExperts, idx: ws.routeIdx, weight: ws.routeWeight, n, k, out: ws.a });
+    const routed = this.routedDecode(L, n);
+    // The routed kernels write every element of ws.a; the others add into it.
+    if (!routed) rec.clear(ws.a, 0, n * c.hiddenSize * 4);
+    if (routed) {
+      this.routedExperts(rec, L, n);
     } else if (c.numExperts === 1) {
       const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
       this.runExperts(rec, only, [this.denseRows(n)], ws.ones);

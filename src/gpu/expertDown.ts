@@ -24,12 +24,24 @@ export function expertDown(
 export function expertDownRouted(
   gpu: Gpu,
   rec: Recorder,
-  a: { u: GPUBuffer; w2: GpuTensor; experts: number; idx: GPUBuffer; weight: GPUBuffer; n: number; k: number; out: GPUBuffer },
+  a: {
+    u: GPUBuffer;
+    w2: GpuTensor;
+    experts: number;
+    idx: GPUBuffer;
+    weight: GPUBuffer;
+    n: number;
+    k: number;
+    out: GPUBuffer;
+    /** out = alpha·r + beta·(the sum): the residual join fused in (r laid out as out). */
+    residual?: { r: GPUBuffer; alpha: number; beta: number };
+  },
 ): void {
   const [rows, inter] = a.w2.shape;
   const hidden = rows / a.experts;
-  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: 1 }, 'routed');
-  const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts);
+  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: 1, RESIDUAL: a.residual ? 1 : 0 }, 'routed');
+  const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts, a.residual?.alpha, a.residual?.beta);
   const w2 = singlePart(a.w2);
-  rec.dispatch(pipeline, params, [a.u, w2.buffer, null, a.weight, null, a.out, scalesOf(w2), a.idx], Math.ceil(hidden / 64), a.n);
+  // Without a residual the binding is unused: bind u again rather than leave it out of the layout.
+  rec.dispatch(pipeline, params, [a.u, w2.buffer, null, a.weight, null, a.out, scalesOf(w2), a.idx, a.residual?.r ?? a.u], Math.ceil(hidden / 64), a.n);
 }

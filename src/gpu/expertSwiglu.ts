@@ -42,8 +42,8 @@ export interface ExpertStack {
 const ALONE: ExpertStack = { index: 0, count: 1 };
 
 /** The params both expert kernels take: sizes, the expert, the stack, the router's choices per token. */
-export function expertParams(hidden: number, inter: number, expert: number, rows: number, row0: number, k: number, experts: number): Params {
-  return new Params().u32(hidden).u32(inter).u32(expert).u32(rows).u32(row0).u32(k).u32(experts);
+export function expertParams(hidden: number, inter: number, expert: number, rows: number, row0: number, k: number, experts: number, alpha = 0, beta = 0): Params {
+  return new Params().u32(hidden).u32(inter).u32(expert).u32(rows).u32(row0).u32(k).u32(experts).f32(alpha).f32(beta);
 }
 
 /** u[r] = SiLU(x[tok[r]]·W1ᵀ) ⊙ (x[tok[r]]·W3ᵀ) for the rows routed to one expert. */

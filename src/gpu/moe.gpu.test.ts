@@ -119,6 +119,14 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
           }
         expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
 
+        // With the residual join fused in: out = alpha·r + beta·(the sum).
+        const r = randn(n * hidden, 7);
+        const joined = gpu.buffer(n * hidden * 4, 'joined');
+        await run(gpu, (rec) =>
+          expertDownRouted(gpu, rec, { u, w2: w2.t, experts: E, idx: idxB, weight: wB, n, k, out: joined, residual: { r: gpu.upload(r, 'r'), alpha: 0.75, beta: -1.5 } }),
+        );
+        expect(maxAbsDiff(await readF32(gpu, joined, n * hidden), got.map((v, i) => 0.75 * r[i] - 1.5 * v))).toBeLessThan(1e-5);
+
         // The per-expert kernels on the same stacks, experts in order, onto a cleared out.
         const rows = Array.from({ length: E }, (_, e) => idx.flatMap((f, r) => (f === e ? [r] : [])));
         const tok = gpu.upload(new Uint32Array(rows.flat().map((r) => Math.floor(r / k))), 'tok');
