@@ -53,9 +53,9 @@ it('kernels: copy, read, GEMV and GEMM per format', async () => {
   const gpu = new Gpu(await requestGpuDevice());
   const browser = navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent;
   const info = gpu.device.adapterInfo;
-  const rows = await benchKernels(gpu, `lightmoe (${browser.replace('/', ' ')} WebGPU, ${info?.architecture || info?.vendor})`, console.log);
+  const { rows, alu } = await benchKernels(gpu, `lightmoe (${browser.replace('/', ' ')} WebGPU, ${info?.architecture || info?.vendor})`, console.log);
   gpu.destroy();
   rows.push(...(await ortRows(rows[0]['GB/s'], console.log)));
   console.log(`kernels, ${browser}, adapter ${info?.vendor} ${info?.architecture}, kernel choices ${JSON.stringify(gpu.choices)}:\n${table(rows)}`);
-  await commands.writeFile('bench-kernels.json', JSON.stringify({ rows, userAgent: navigator.userAgent, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, choices: gpu.choices }, null, 2) + '\n');
+  await commands.writeFile('bench-kernels.json', JSON.stringify({ rows, alu, userAgent: navigator.userAgent, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, choices: gpu.choices }, null, 2) + '\n');
 });

@@ -13,8 +13,8 @@ it('kernels in Node (Dawn): copy, read, GEMV and GEMM per format', async () => {
   const gpu = new Gpu(await nodeGpuDevice());
   const info = gpu.device.adapterInfo;
   const adapter = `${info?.vendor} ${info?.architecture} ${info?.description}`.trim();
-  const rows = await benchKernels(gpu, `lightmoe (Node Dawn, ${info?.description?.split(":")[0] || info?.architecture})`, console.log);
+  const { rows, alu } = await benchKernels(gpu, `lightmoe (Node Dawn, ${info?.description?.split(":")[0] || info?.architecture})`, console.log);
   console.log(`kernels, Node ${process.version}, adapter ${adapter}, kernel choices ${JSON.stringify(gpu.choices)}:\n${table(rows)}`);
-  writeFileSync('bench-kernels-node.json', JSON.stringify({ rows, node: process.version, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, choices: gpu.choices }, null, 2) + '\n');
+  writeFileSync('bench-kernels-node.json', JSON.stringify({ rows, alu, node: process.version, adapter: { vendor: info?.vendor, architecture: info?.architecture, description: info?.description }, choices: gpu.choices }, null, 2) + '\n');
   gpu.destroy();
 });

@@ -7,7 +7,11 @@
  * - gemv (one token) of every weight format at MiniMax-M1's expert shapes and a dense 2048×2048: GB/s
  *   of weight bytes read, and its ratio to copy;
  * - gemm (prefill, 256 tokens): GFLOP/s, on 2048×2048 (and the M1 shapes on a GPU; a software adapter
- *   needs minutes for those).
+ *   needs minutes for those);
+ * - alu: multiply-adds on values in registers, no memory: the adapter's arithmetic ceiling. A GEMV does
+ *   at least one multiply-add a weight (and a quantized one its widening besides), so a format of b bytes
+ *   a weight reads at most alu/2·b GB/s: on a CPU adapter the fewer bytes a weight, the lower that
+ *   ceiling falls against the read kernel's rate (the bench prints it per format).
  */
 import { Gpu } from '../src/gpu/gpu';
 import { matmul } from '../src/gpu/matmul';
@@ -45,13 +49,55 @@ async function timed(gpu: Gpu, body: () => void, reps = 3): Promise<number> {
 
 const round = (x: number, digits: number) => +x.toFixed(digits);
 
-/** Every row; throws if the device reported any error (a dropped submit would time as a fast one). */
-export async function benchKernels(gpu: Gpu, runtime: string, log: (line: string) => void = () => {}): Promise<KernelRow[]> {
+/** Every row, and the ALU ceiling; throws if the device reported any error (a dropped submit would time as a fast one). */
+export async function benchKernels(gpu: Gpu, runtime: string, log: (line: string) => void = () => {}): Promise<{ rows: KernelRow[]; alu: AluCeiling }> {
   gpu.device.pushErrorScope('validation');
+  const alu = await aluCeiling(gpu, log);
   const rows = await measure(gpu, runtime, log);
   const error = await gpu.device.popErrorScope();
   if (error || gpu.error) throw new Error(`the kernel bench hit a device error: ${error?.message ?? gpu.error}`);
-  return rows;
+  return { rows, alu };
+}
+
+/** What the adapter's arithmetic allows a GEMV: GFLOP/s of multiply-adds in registers, and GB/s per format at two flops a weight. */
+export interface AluCeiling {
+  'GFLOP/s': number;
+  'GEMV GB/s at most': Record<WeightDType, number>;
+}
+
+// Bytes a GEMV reads a weight: int8 and int4 with their u32 of block scales (blocks of 32 and 16).
+const BYTES_PER_WEIGHT: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, int8: 1 + 4 / 32, int4: 0.5 + 4 / 16 };
+
+async function aluCeiling(gpu: Gpu, log: (line: string) => void): Promise<AluCeiling> {
+  // 64 Ki invocations, 4 independent vec4 chains of `iters` multiply-adds each (iters from a buffer, so
+  // nothing is unrolled away); the sum is written so nothing is dead.
+  const iters = 256;
+  const module = gpu.device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+      @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+        let n = u32(o[0]); let m = vec4f(o[1]); let c = vec4f(o[2]);
+        var a = vec4f(f32(g.x)); var b = a + 1.0; var d = a + 2.0; var e = a + 3.0;
+        for (var i = 0u; i < n; i++) { a = a * m + c; b = b * m + c; d = d * m + c; e = e * m + c; }
+        o[3u + g.x] = dot(a + b + d + e, vec4f(1.0)); }`,
+  });
+  const pipe = gpu.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const o = gpu.buffer((3 + 65536) * 4, 'alu');
+  gpu.write(o, 0, new Float32Array([iters, 0.999, 0.001]));
+  const group = gpu.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: o } }] });
+  const s = await timed(gpu, () => {
+    const enc = gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1024);
+    pass.end();
+    gpu.device.queue.submit([enc.finish()]);
+  });
+  o.destroy();
+  const gflops = (65536 * iters * 16 * 2) / s / 1e9;
+  const most = Object.fromEntries(FORMATS.map((f) => [f, round((gflops / 2) * BYTES_PER_WEIGHT[f], 2)])) as Record<WeightDType, number>;
+  log(`alu: ${gflops.toFixed(2)} GFLOP/s of multiply-adds; a GEMV at two flops a weight reads at most ${FORMATS.map((f) => `${f} ${most[f]}`).join(', ')} GB/s`);
+  return { 'GFLOP/s': round(gflops, 2), 'GEMV GB/s at most': most };
 }
 
 async function measure(gpu: Gpu, runtime: string, log: (line: string) => void): Promise<KernelRow[]> {
