@@ -138,7 +138,8 @@ test.describe('a trained model from another server', () => {
   });
   test.afterAll(() => closeServer(server));
 
-  test('tiny-hybrid-stories tells its greedy story; a 50% expert cache streams, and the heatmap shows its hits', async ({ page }, info) => {
+  // @page-logic: the model comes from another server, not from the build's assets.
+  test('tiny-hybrid-stories tells its greedy story; a 50% expert cache streams, and the heatmap shows its hits', { tag: '@page-logic' }, async ({ page }, info) => {
     const expected = (await readJson('models/tiny-hybrid-stories/expected.json')).dtypes.float32.prompts[0];
     await page.goto('/');
     await ready(page);
