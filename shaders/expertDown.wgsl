@@ -1,8 +1,8 @@
 // Second half of one expert, scattered back with its routing weight:
 //   out[tok[tok0 + r], c] += weight[tok0 + r] · (u[r]·W2[c])     r < count, c < hidden
 // Experts run one after another, and a token appears at most once per expert, so no two invocations of
-// one dispatch touch the same output element. An invocation owns one row c of W2 and TT routed rows
-// (4, or 1 when one token is decoded). A layer's resident experts are stacked in one W2 (expert e:
+// one dispatch touch the same output element. An invocation owns one row c of W2 and TT = 4 routed
+// rows; when one token is decoded (TT = 1), 4 rows of W2 a quarter of them apart (as gemv). A layer's resident experts are stacked in one W2 (expert e:
 // rows e·hidden ..), so the `routed` entry point sums all of a token's choices in one dispatch.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
@@ -30,29 +30,66 @@ fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws2[b.x], ws2[b.y]);
 }
 
-// Row r of the bound W2 times the TT rows of u starting at ub.
+// Where row r of the bound W2 has its chunks and block scales.
+struct Row { w0: u32, s0: u32, stride: u32 }
+fn rowOf(r: u32) -> Row {
+  return Row(tileStart(r, chunksOf(p.inter), p.rows), tileStart(r, blocksOf(p.inter), p.rows), tileStride(r, p.rows));
+}
+
+// Row r of the bound W2 times the 4 rows of u at ub (prefill, TT = 4): each chunk loaded once serves 4.
 fn down(r: u32, ub: vec4u) -> vec4f {
+  let q = rowOf(r);
   let blocks = blocksOf(p.inter);
-  let w0 = tileStart(r, chunksOf(p.inter), p.rows);
-  let s0 = tileStart(r, blocks, p.rows);
-  let stride = tileStride(r, p.rows);
   let full = p.inter / CHUNK;
   var acc = vec4f(0.0);
   for (var j = 0u; j < full; j++) {
-    let v = w2[w0 + j * stride];
-    let sc = scalesAt(s0, stride, j, blocks);
+    let v = w2[q.w0 + j * q.stride];
+    let sc = scalesAt(q.s0, q.stride, j, blocks);
     let i = j * CHUNK;
-    acc.x += chunkDot(v, sc, chunkX(ub.x + i));
-    if (TT == 4u) { acc += vec4f(0.0, chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i))); }
+    acc += vec4f(chunkDot(v, sc, chunkX(ub.x + i)), chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i)));
   }
   let i = full * CHUNK;
   if (i < p.inter) {
-    let v = w2[w0 + full * stride];
-    let sc = scalesAt(s0, stride, full, blocks);
+    let v = w2[q.w0 + full * q.stride];
+    let sc = scalesAt(q.s0, q.stride, full, blocks);
     let n = p.inter - i;
     acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
   }
   return acc;
+}
+
+fn rowDot(q: Row, j: u32, xs: ChunkX) -> f32 {
+  return chunkDot(w2[q.w0 + j * q.stride], scalesAt(q.s0, q.stride, j, blocksOf(p.inter)), xs);
+}
+fn rowTail(q: Row, j: u32, i: u32, n: u32) -> f32 {
+  return tailDot(w2[q.w0 + j * q.stride], scalesAt(q.s0, q.stride, j, blocksOf(p.inter)), i, n);
+}
+
+// 4 rows rs of W2 times one row of u at ub (decode, TT = 1): row by row, the same sums as down.
+fn down4(rs: vec4u, ub: u32) -> vec4f {
+  let q0 = rowOf(rs.x);
+  let q1 = rowOf(rs.y);
+  let q2 = rowOf(rs.z);
+  let q3 = rowOf(rs.w);
+  let full = p.inter / CHUNK;
+  var acc = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let xs = chunkX(ub + j * CHUNK);
+    acc += vec4f(rowDot(q0, j, xs), rowDot(q1, j, xs), rowDot(q2, j, xs), rowDot(q3, j, xs));
+  }
+  let i = full * CHUNK;
+  if (i < p.inter) {
+    let n = p.inter - i;
+    acc += vec4f(rowTail(q0, full, ub + i, n), rowTail(q1, full, ub + i, n), rowTail(q2, full, ub + i, n), rowTail(q3, full, ub + i, n));
+  }
+  return acc;
+}
+
+// Rows first + {0, q, 2q, 3q} of an expert's `count` rows (q = ⌈count/4⌉), those past the end
+// repeating its last.
+fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
+  let q = (count + 3u) / 4u;
+  return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
 }
 
 // One expert (rows row0 .. row0 + hidden of the bound W2) over the rows routed to it, added into out.
@@ -62,7 +99,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let r0 = gid.y * TT;
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
-  if (c >= p.hidden || r0 >= count) { return; }
+  let q = (p.hidden + 3u) / 4u;
+  if (r0 >= count || c >= select(p.hidden, q, TT == 1u)) { return; }
+  if (TT == 1u) {
+    let acc = down4(quarterRows(p.row0, c, p.hidden), r0 * p.inter);
+    let row = tok0 + r0;
+    for (var m = 0u; m < 4u && c + m * q < p.hidden; m++) {
+      let o = tok[row] * p.hidden + c + m * q;
+      out[o] += weight[row] * acc[m];
+    }
+    return;
+  }
   // Rows past the end repeat the last one and are not written.
   let last = count - 1u;
   let acc = down(p.row0 + c, vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter);
@@ -81,28 +128,31 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   let t = gid.y;
-  if (c >= p.hidden) { return; }
-  var sum = 0.0;
+  let q = (p.hidden + 3u) / 4u;
+  if (c >= q) { return; }
+  var sum = vec4f(0.0);
   var lo = 0u; // the next choice is the smallest expert ≥ lo
   for (var m = 0u; m < p.k; m++) {
     var e = p.experts;
     var j = 0u;
-    for (var q = 0u; q < p.k; q++) {
-      let f = idx[t * p.k + q];
-      if (f >= lo && f < e) {
-        e = f;
-        j = t * p.k + q;
+    for (var f = 0u; f < p.k; f++) {
+      let g = idx[t * p.k + f];
+      if (g >= lo && g < e) {
+        e = g;
+        j = t * p.k + f;
       }
     }
     // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
     e = min(e, p.experts - 1u);
-    sum += weight[j] * down(e * p.hidden + c, vec4u(j * p.inter)).x;
+    sum += weight[j] * down4(quarterRows(e * p.hidden, c, p.hidden), j * p.inter);
     lo = e + 1u;
   }
-  let o = t * p.hidden + c;
-  if (RESIDUAL == 1u) {
-    out[o] = p.alpha * res[o] + p.beta * sum;
-  } else {
-    out[o] = sum;
+  for (var m = 0u; m < 4u && c + m * q < p.hidden; m++) {
+    let o = t * p.hidden + c + m * q;
+    if (RESIDUAL == 1u) {
+      out[o] = p.alpha * res[o] + p.beta * sum[m];
+    } else {
+      out[o] = sum[m];
+    }
   }
 }

@@ -1,7 +1,8 @@
 // First half of one expert for the tokens routed to it (gathered by index, as ggml's mul_mat_id):
 //   u[r, i] = SiLU(x[tok[tok0 + r]]·W1[i]) · (x[tok[tok0 + r]]·W3[i])     r < count, i < inter
 // (tok0, count) of the expert come from `runs`, written by the CPU or by moePlan on the GPU. An
-// invocation owns one row i of W1 and W3 and TT routed rows (4, or 1 when one token is decoded).
+// invocation owns one row i of W1 and W3 and TT = 4 routed rows; when one token is decoded (TT = 1),
+// 4 rows of W1 and W3 a quarter of them apart, so each activation it loads serves 4 rows (as gemv).
 // A layer's resident experts are stacked in one W1 and one W3 (expert e: rows e·inter ..), so the
 // `routed` entry point runs all of a token's choices in one dispatch.
 #include "weights.wgsl"
@@ -29,43 +30,86 @@ fn scalesAt(which: u32, s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws3[b.x], ws3[b.y]);
 }
 
-// SiLU(x·W1[r])·(x·W3[r]) for row r of the bound matrices and the TT activation rows starting at xb.
+// Where row r of the bound matrices has its chunks and block scales.
+struct Row { w0: u32, s0: u32, stride: u32 }
+fn rowOf(r: u32) -> Row {
+  return Row(tileStart(r, chunksOf(p.hidden), p.rows), tileStart(r, blocksOf(p.hidden), p.rows), tileStride(r, p.rows));
+}
+// Chunk j of W1 (which = 1) or W3 of a row, dotted with the activations xs.
+fn rowDot(which: u32, q: Row, j: u32, xs: ChunkX) -> f32 {
+  let sc = scalesAt(which, q.s0, q.stride, j, blocksOf(p.hidden));
+  if (which == 1u) { return chunkDot(w1[q.w0 + j * q.stride], sc, xs); }
+  return chunkDot(w3[q.w0 + j * q.stride], sc, xs);
+}
+fn rowTail(which: u32, q: Row, j: u32, i: u32, n: u32) -> f32 {
+  let sc = scalesAt(which, q.s0, q.stride, j, blocksOf(p.hidden));
+  if (which == 1u) { return tailDot(w1[q.w0 + j * q.stride], sc, i, n); }
+  return tailDot(w3[q.w0 + j * q.stride], sc, i, n);
+}
+
+// SiLU(x·W1[r])·(x·W3[r]) for one row r and the 4 activation rows at xb (prefill, TT = 4): each
+// weight chunk loaded once serves 4 tokens.
 fn swiglu(r: u32, xb: vec4u) -> vec4f {
+  let q = rowOf(r);
   let blocks = blocksOf(p.hidden);
-  let w0 = tileStart(r, chunksOf(p.hidden), p.rows);
-  let s0 = tileStart(r, blocks, p.rows);
-  let stride = tileStride(r, p.rows);
   let full = p.hidden / CHUNK;
   var a = vec4f(0.0);
   var b = vec4f(0.0);
   for (var j = 0u; j < full; j++) {
-    let v1 = w1[w0 + j * stride];
-    let v3 = w3[w0 + j * stride];
-    let sc1 = scalesAt(1u, s0, stride, j, blocks);
-    let sc3 = scalesAt(3u, s0, stride, j, blocks);
+    let v1 = w1[q.w0 + j * q.stride];
+    let v3 = w3[q.w0 + j * q.stride];
+    let sc1 = scalesAt(1u, q.s0, q.stride, j, blocks);
+    let sc3 = scalesAt(3u, q.s0, q.stride, j, blocks);
     let c = j * CHUNK;
     let x0 = chunkX(xb.x + c);
-    a.x += chunkDot(v1, sc1, x0);
-    b.x += chunkDot(v3, sc3, x0);
-    if (TT == 4u) {
-      let x1 = chunkX(xb.y + c);
-      let x2 = chunkX(xb.z + c);
-      let x3 = chunkX(xb.w + c);
-      a += vec4f(0.0, chunkDot(v1, sc1, x1), chunkDot(v1, sc1, x2), chunkDot(v1, sc1, x3));
-      b += vec4f(0.0, chunkDot(v3, sc3, x1), chunkDot(v3, sc3, x2), chunkDot(v3, sc3, x3));
-    }
+    let x1 = chunkX(xb.y + c);
+    let x2 = chunkX(xb.z + c);
+    let x3 = chunkX(xb.w + c);
+    a += vec4f(chunkDot(v1, sc1, x0), chunkDot(v1, sc1, x1), chunkDot(v1, sc1, x2), chunkDot(v1, sc1, x3));
+    b += vec4f(chunkDot(v3, sc3, x0), chunkDot(v3, sc3, x1), chunkDot(v3, sc3, x2), chunkDot(v3, sc3, x3));
   }
   let c = full * CHUNK;
   if (c < p.hidden) {
-    let v1 = w1[w0 + full * stride];
-    let v3 = w3[w0 + full * stride];
-    let sc1 = scalesAt(1u, s0, stride, full, blocks);
-    let sc3 = scalesAt(3u, s0, stride, full, blocks);
+    let v1 = w1[q.w0 + full * q.stride];
+    let v3 = w3[q.w0 + full * q.stride];
+    let sc1 = scalesAt(1u, q.s0, q.stride, full, blocks);
+    let sc3 = scalesAt(3u, q.s0, q.stride, full, blocks);
     let n = p.hidden - c;
     a += vec4f(tailDot(v1, sc1, xb.x + c, n), tailDot(v1, sc1, xb.y + c, n), tailDot(v1, sc1, xb.z + c, n), tailDot(v1, sc1, xb.w + c, n));
     b += vec4f(tailDot(v3, sc3, xb.x + c, n), tailDot(v3, sc3, xb.y + c, n), tailDot(v3, sc3, xb.z + c, n), tailDot(v3, sc3, xb.w + c, n));
   }
   return a / (1.0 + exp(-a)) * b;
+}
+
+// The same for 4 rows rs and one activation row at xb (decode, TT = 1): row by row, the same sums.
+fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
+  let q0 = rowOf(rs.x);
+  let q1 = rowOf(rs.y);
+  let q2 = rowOf(rs.z);
+  let q3 = rowOf(rs.w);
+  let full = p.hidden / CHUNK;
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let xs = chunkX(xb + j * CHUNK);
+    a += vec4f(rowDot(1u, q0, j, xs), rowDot(1u, q1, j, xs), rowDot(1u, q2, j, xs), rowDot(1u, q3, j, xs));
+    b += vec4f(rowDot(3u, q0, j, xs), rowDot(3u, q1, j, xs), rowDot(3u, q2, j, xs), rowDot(3u, q3, j, xs));
+  }
+  let c = full * CHUNK;
+  if (c < p.hidden) {
+    let n = p.hidden - c;
+    let i = xb + c;
+    a += vec4f(rowTail(1u, q0, full, i, n), rowTail(1u, q1, full, i, n), rowTail(1u, q2, full, i, n), rowTail(1u, q3, full, i, n));
+    b += vec4f(rowTail(3u, q0, full, i, n), rowTail(3u, q1, full, i, n), rowTail(3u, q2, full, i, n), rowTail(3u, q3, full, i, n));
+  }
+  return a / (1.0 + exp(-a)) * b;
+}
+
+// Rows first + {0, q, 2q, 3q} of an expert's `count` rows (q = ⌈count/4⌉), those past the end
+// repeating its last; and how many are real.
+fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
+  let q = (count + 3u) / 4u;
+  return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
 }
 
 // One expert (rows row0 .. row0 + inter of the bound matrices) over the rows routed to it.
@@ -75,7 +119,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let r0 = gid.y * TT;
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
-  if (i >= p.inter || r0 >= count) { return; }
+  let q = (p.inter + 3u) / 4u;
+  if (r0 >= count || i >= select(p.inter, q, TT == 1u)) { return; }
+  if (TT == 1u) {
+    let h = swiglu4(quarterRows(p.row0, i, p.inter), tok[tok0 + r0] * p.hidden);
+    for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[r0 * p.inter + i + m * q] = h[m]; }
+    return;
+  }
   // Rows past the end repeat the last one and are not written.
   let last = tok0 + count - 1u;
   let xb = vec4u(tok[tok0 + r0], tok[min(tok0 + r0 + 1u, last)], tok[min(tok0 + r0 + 2u, last)], tok[min(tok0 + r0 + 3u, last)]) * p.hidden;
@@ -90,8 +140,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   let j = gid.y;
-  if (i >= p.inter) { return; }
+  let q = (p.inter + 3u) / 4u;
+  if (i >= q) { return; }
   // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
   let e = min(idx[j], p.experts - 1u);
-  u[j * p.inter + i] = swiglu(e * p.inter + i, vec4u((j / p.k) * p.hidden)).x;
+  let h = swiglu4(quarterRows(e * p.inter, i, p.inter), (j / p.k) * p.hidden);
+  for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[j * p.inter + i + m * q] = h[m]; }
 }

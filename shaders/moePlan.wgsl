@@ -28,10 +28,12 @@ fn main() {
     runs[2u * e] = first;
     runs[2u * e + 1u] = count;
     let y = (count + 3u) / 4u; // both kernels take 4 rows per invocation
-    args[6u * e] = (p.inter + 63u) / 64u;
+    // One token (decode): an invocation takes 4 weight rows instead (TT = 1).
+    let per = select(1u, 4u, p.n == 1u);
+    args[6u * e] = ((p.inter + per - 1u) / per + 63u) / 64u;
     args[6u * e + 1u] = y;
     args[6u * e + 2u] = 1u;
-    args[6u * e + 3u] = (p.hidden + 63u) / 64u;
+    args[6u * e + 3u] = ((p.hidden + per - 1u) / per + 63u) / 64u;
     args[6u * e + 4u] = y;
     args[6u * e + 5u] = 1u;
   }

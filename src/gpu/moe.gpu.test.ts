@@ -63,7 +63,10 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
           expect(Array.from(await readU32(gpu, runs, 2 * E))).toEqual([0, rows[0].length, rows[0].length, rows[1].length, n, 0]);
           expect(Array.from(await readU32(gpu, tok, n))).toEqual(rows.flat());
           expect(Array.from(await readU32(gpu, args, 6 * E))).toEqual(
-            rows.concat([[]]).flatMap((r) => [Math.ceil(inter / 64), Math.ceil(r.length / 4), 1, Math.ceil(hidden / 64), Math.ceil(r.length / 4), 1]),
+            rows.concat([[]]).flatMap((r) => {
+              const per = n === 1 ? 4 : 1; // one token: an invocation takes 4 weight rows
+              return [Math.ceil(Math.ceil(inter / per) / 64), Math.ceil(r.length / 4), 1, Math.ceil(Math.ceil(hidden / per) / 64), Math.ceil(r.length / 4), 1];
+            }),
           );
         }
         const u = gpu.buffer(n * inter * 4, 'u');
