@@ -149,18 +149,21 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
         expect(Array.from(await readF32(gpu, each, n * hidden))).toEqual(Array.from(got));
       });
 
-  it('moePlan groups k = 3 choices per token by expert, in token order', async () => {
-    const gpu = await testGpu();
-    const [n, k, E] = [5, 3, 7];
-    const idx = [4, 0, 6, 0, 4, 2, 6, 5, 0, 1, 4, 0, 2, 3, 6];
-    const w = randn(n * k, 9);
-    const out = { tok: gpu.buffer(n * k * 4, 'tok'), rowWeight: gpu.buffer(n * k * 4, 'rw'), runs: gpu.buffer(2 * E * 4, 'runs'), args: gpu.buffer(6 * E * 4, 'args', INDIRECT_STORAGE) };
-    await run(gpu, (rec) => moePlan(gpu, rec, { idx: gpu.upload(new Uint32Array(idx), 'idx'), weight: gpu.upload(w, 'w'), n, k, experts: E, inter: 10, hidden: 70, ...out }));
-    // The CPU's grouping, written out: rows r with idx[r] == e, for e = 0 … E-1.
-    const order = Array.from({ length: E }, (_, e) => idx.flatMap((v, r) => (v === e ? [r] : []))).flat();
-    expect(Array.from(await readU32(gpu, out.tok, n * k))).toEqual(order.map((r) => Math.floor(r / k)));
-    expect(Array.from(await readF32(gpu, out.rowWeight, n * k))).toEqual(order.map((r) => w[r]));
-  });
+  for (const [E, v] of [[7, 0], [7, 1], [37, 1]] as const)
+    it(`moePlan groups k = 3 choices per token by expert, in token order: ${E} experts, workgroups of at most ${VARIANTS[v].choices.barrierWorkgroup}`, async () => {
+      const gpu = await testGpu(VARIANTS[v]);
+      const [n, k] = [5, 3];
+      const idx = [4, 0, 6, 0, 4, 2, 6, 5, 0, 1, 4, 0, 2, 3, 6].map((e, r) => (E > 7 && r % 4 === 3 ? E - 1 - r : e));
+      const w = randn(n * k, 9);
+      const out = { tok: gpu.buffer(n * k * 4, 'tok'), rowWeight: gpu.buffer(n * k * 4, 'rw'), runs: gpu.buffer(2 * E * 4, 'runs'), args: gpu.buffer(6 * E * 4, 'args', INDIRECT_STORAGE) };
+      await run(gpu, (rec) => moePlan(gpu, rec, { idx: gpu.upload(new Uint32Array(idx), 'idx'), weight: gpu.upload(w, 'w'), n, k, experts: E, inter: 10, hidden: 70, ...out }));
+      // The CPU's grouping, written out: rows r with idx[r] == e, for e = 0 … E-1.
+      const byExpert = Array.from({ length: E }, (_, e) => idx.flatMap((f, r) => (f === e ? [r] : [])));
+      const order = byExpert.flat();
+      expect(Array.from(await readU32(gpu, out.tok, n * k))).toEqual(order.map((r) => Math.floor(r / k)));
+      expect(Array.from(await readF32(gpu, out.rowWeight, n * k))).toEqual(order.map((r) => w[r]));
+      expect(Array.from(await readU32(gpu, out.runs, 2 * E))).toEqual(byExpert.flatMap((rows, e) => [byExpert.slice(0, e).reduce((s, r) => s + r.length, 0), rows.length]));
+    });
 });
 
 describe('argmax', () => {

@@ -20,5 +20,7 @@ export function moePlan(
   },
 ): void {
   const params = new Params().u32(a.n).u32(a.k).u32(a.experts).u32(a.inter).u32(a.hidden);
-  rec.dispatch(gpu.pipeline('moePlan'), params, [a.idx, a.weight, a.tok, a.rowWeight, a.runs, a.args], 1);
+  // As many invocations as experts, up to the workgroup the adapter synchronises well.
+  const wg = Math.max(1, Math.min(gpu.choices.barrierWorkgroup, 2 ** Math.ceil(Math.log2(a.experts))));
+  rec.dispatch(gpu.pipeline('moePlan', { WG: wg }), params, [a.idx, a.weight, a.tok, a.rowWeight, a.runs, a.args], 1);
 }
