@@ -108,8 +108,8 @@ export async function uploadWeights(
       const experts: ExpertWeights[] = [];
       const E = opts.streamExperts ? 0 : c.numExperts;
       const expertNames = Array.from({ length: E }, (_, e) => expertTensorNames(i, e));
-      const stacks = E > 1 ? [0, 1, 2].map((m) => stackMatrices(`${p}block_sparse_moe.experts.w${[1, 3, 2][m]} (stacked)`, expertNames.map((n) => matrixOf(n[m])))) : [];
-      if (stacks.length && stacks.every(fitsOnePart)) {
+      const stacks = E > 1 ? stackExperts(p, expertNames.map((names) => names.map(matrixOf))) : null;
+      if (stacks?.every(fitsOnePart)) {
         const stacked: GpuTensor[] = [];
         for (const m of stacks) stacked.push(done(await uploadStoredMatrix(gpu, m), m.bytes));
         const [w1, w3, w2] = stacked;
@@ -141,6 +141,18 @@ export async function uploadWeights(
   } catch (e) {
     uploaded.forEach(destroyTensor); // a failed load holds no GPU memory
     throw e;
+  }
+}
+
+/**
+ * A layer's experts stacked, w1, w3 and w2 each in one matrix; null where they cannot be (experts stored
+ * in formats that do not stack: each is then uploaded on its own).
+ */
+function stackExperts(prefix: string, experts: StoredMatrix[][]): StoredMatrix[] | null {
+  try {
+    return [0, 1, 2].map((m) => stackMatrices(`${prefix}block_sparse_moe.experts.w${[1, 3, 2][m]} (stacked)`, experts.map((x) => x[m])));
+  } catch {
+    return null;
   }
 }
 
