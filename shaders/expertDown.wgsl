@@ -142,8 +142,7 @@ fn routed(@builtin(global_invocation_id) gid: vec3u) {
         j = t * p.k + f;
       }
     }
-    // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
-    e = min(e, p.experts - 1u);
+    e = min(e, p.experts - 1u); // in bounds whatever idx holds
     sum += weight[j] * down4(quarterRows(e * p.hidden, c, p.hidden), j * p.inter);
     lo = e + 1u;
   }

@@ -106,7 +106,7 @@ fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
 }
 
 // Rows first + {0, q, 2q, 3q} of an expert's `count` rows (q = ⌈count/4⌉), those past the end
-// repeating its last; and how many are real.
+// repeating its last (read, not written).
 fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
   let q = (count + 3u) / 4u;
   return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
@@ -142,8 +142,7 @@ fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.y;
   let q = (p.inter + 3u) / 4u;
   if (i >= q) { return; }
-  // A choice out of range (non-finite router logits, caught on the logits) still reads in bounds.
-  let e = min(idx[j], p.experts - 1u);
+  let e = min(idx[j], p.experts - 1u); // in bounds whatever idx holds
   let h = swiglu4(quarterRows(e * p.inter, i, p.inter), (j / p.k) * p.hidden);
   for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[j * p.inter + i + m * q] = h[m]; }
 }

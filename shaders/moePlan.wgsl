@@ -22,8 +22,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
     var count = 0u;
     for (var r = 0u; r < rows; r++) { count += select(0u, 1u, idx[r] == e); }
     runs[2u * e + 1u] = count;
-    let y = (count + 3u) / 4u; // both kernels take 4 rows per invocation
-    // One token (decode): an invocation takes 4 weight rows instead (TT = 1).
+    let y = (count + 3u) / 4u; // both kernels take 4 routed rows an invocation (TT = 4)
+    // One token (decode, TT = 1, as rowsPerInvocation says): an invocation takes 4 weight rows instead.
     let per = select(1u, 4u, p.n == 1u);
     args[6u * e] = ((p.inter + per - 1u) / per + 63u) / 64u;
     args[6u * e + 1u] = y;
@@ -32,8 +32,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     args[6u * e + 4u] = y;
     args[6u * e + 5u] = 1u;
   }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier(); // a control barrier too: the counts are written and visible
   if (li == 0u) {
     var o = 0u;
     for (var e = 0u; e < p.experts; e++) {
@@ -42,7 +41,6 @@ fn main(@builtin(local_invocation_index) li: u32) {
     }
   }
   storageBarrier();
-  workgroupBarrier();
   for (var e = li; e < p.experts; e += WG) {
     var o = runs[2u * e];
     for (var r = 0u; r < rows; r++) {

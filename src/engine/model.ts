@@ -611,8 +611,7 @@ export class Model {
     const { gpu, ws, config: c } = this;
     const [X] = L.experts;
     const k = c.expertsPerToken;
-    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
-    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    this.route(rec, L, n);
     expertSwigluRouted(gpu, rec, { x: ws.h, w1: X.w1, w3: X.w3, experts: c.numExperts, idx: ws.routeIdx, n, k, u: ws.expertHidden });
     expertDownRouted(gpu, rec, { u: ws.expertHidden, w2: X.w2, experts: c.numExperts, idx: ws.routeIdx, weight: ws.routeWeight, n, k, out: ws.a, residual });
   }
@@ -674,11 +673,17 @@ export class Model {
     });
   }
 
+  /** The router on ws.h: each token's k choices and weights into ws.routeIdx and ws.routeWeight. */
+  private route(rec: Recorder, L: LayerWeights, n: number): void {
+    const { gpu, ws, config: c } = this;
+    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k: c.expertsPerToken, idx: ws.routeIdx, weight: ws.routeWeight });
+  }
+
   private routeOnGpu(rec: Recorder, L: LayerWeights, n: number): void {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
-    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
-    router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    this.route(rec, L, n);
     moePlan(gpu, rec, {
       idx: ws.routeIdx,
       weight: ws.routeWeight,
@@ -702,8 +707,7 @@ export class Model {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     const E = c.numExperts;
-    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
-    router(gpu, rec, { z: ws.routerLogits, n, experts: E, k, idx: ws.routeIdx, weight: ws.routeWeight });
+    this.route(rec, L, n);
     const idxP = rec.read(ws.routeIdx, 0, n * k * 4);
     const wP = rec.read(ws.routeWeight, 0, n * k * 4);
     const next = this.prefetch === 'next' && layer + 1 < this.range.to ? this.predictNext(rec, layer + 1, n) : null;

@@ -1,6 +1,6 @@
 import type { AttnKind, LayerRange } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
-import type { ExpertStack } from '../gpu/expertSwiglu';
+import { ALONE, type ExpertStack } from '../gpu/expertSwiglu';
 import type { Gpu } from '../gpu/gpu';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
 import { imageLayout } from '../gpu/weightImage';
@@ -115,7 +115,7 @@ export async function uploadWeights(
         const [w1, w3, w2] = stacked;
         for (let e = 0; e < E; e++) experts.push({ w1, w3, w2, stack: { index: e, count: E } });
       } else
-        for (const [w1, w3, w2] of expertNames) experts.push({ w1: await get(w1), w3: await get(w3), w2: await get(w2), stack: { index: 0, count: 1 } });
+        for (const [w1, w3, w2] of expertNames) experts.push({ w1: await get(w1), w3: await get(w3), w2: await get(w2), stack: ALONE });
       const shared =
         c.sharedIntermediateSize > 0
           ? {
@@ -145,15 +145,13 @@ export async function uploadWeights(
 }
 
 /**
- * A layer's experts stacked, w1, w3 and w2 each in one matrix; null where they cannot be (experts stored
- * in formats that do not stack: each is then uploaded on its own).
+ * A layer's experts stacked, w1, w3 and w2 each in one matrix; null where they are not all of one
+ * format (each expert is then uploaded on its own, in its own format, rather than widened).
  */
 function stackExperts(prefix: string, experts: StoredMatrix[][]): StoredMatrix[] | null {
-  try {
-    return [0, 1, 2].map((m) => stackMatrices(`${prefix}block_sparse_moe.experts.w${[1, 3, 2][m]} (stacked)`, experts.map((x) => x[m])));
-  } catch {
-    return null;
-  }
+  const [first] = experts;
+  const alike = first[0].format === first[1].format && experts.every((x) => x.every((m, i) => m.format === first[i].format && m.stored === first[i].stored));
+  return alike ? [0, 1, 2].map((m) => stackMatrices(`${prefix}block_sparse_moe.experts.w${[1, 3, 2][m]} (stacked)`, experts.map((x) => x[m]))) : null;
 }
 
 export function destroyWeights(w: ModelWeights): void {

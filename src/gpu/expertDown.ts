@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { scalesOf, weightConstants, type GpuTensor } from './tensor';
-import { dispatchRows, expertParams, invocationsFor, rowsPerInvocation, singlePart, type ExpertRows, type ExpertStack } from './expertSwiglu';
+import { ALONE, dispatchRows, expertParams, invocationsFor, rowsPerInvocation, singlePart, type ExpertRows, type ExpertStack } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
 export function expertDown(
@@ -8,7 +8,7 @@ export function expertDown(
   rec: Recorder,
   a: ExpertRows & { u: GPUBuffer; w2: GpuTensor; weight: GPUBuffer; out: GPUBuffer; stack?: ExpertStack },
 ): void {
-  const { index, count } = a.stack ?? { index: 0, count: 1 };
+  const { index, count } = a.stack ?? ALONE;
   const [rows, inter] = a.w2.shape;
   const hidden = rows / count;
   const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a) });

@@ -45,7 +45,8 @@ export interface ExpertStack {
   count: number;
 }
 
-const ALONE: ExpertStack = { index: 0, count: 1 };
+/** An expert of its own (not stacked). */
+export const ALONE: ExpertStack = { index: 0, count: 1 };
 
 /** The params both expert kernels take: sizes, the expert, the stack, the router's choices per token. */
 export function expertParams(hidden: number, inter: number, expert: number, rows: number, row0: number, k: number, experts: number, alpha = 0, beta = 0): Params {

@@ -12,6 +12,7 @@ import { matrixPart, writeSlice, type GpuTensor } from '../gpu/tensor';
 import { imageLayout, type ImageSlice } from '../gpu/weightImage';
 import { imageOf, storedMatrix } from '../engine/matrices';
 import type { ExpertWeights } from '../engine/weights';
+import { ALONE } from '../gpu/expertSwiglu';
 import type { QuantFormat } from '../model/quantize';
 import type { ExpertStats } from '../engine/stats';
 
@@ -76,7 +77,7 @@ export class ExpertCache {
     this.layers = c.layerKinds.map((_, layer) =>
       Array.from({ length: layer >= from && layer < to ? this.slotsPerLayer : 0 }, (_, s) => {
         const [w1, w3, w2] = expertTensorNames(layer, 0).map((name) => this.slotTensor(name, `layer ${layer} slot ${s}`));
-        return { expert: -1, weights: { w1, w3, w2, stack: { index: 0, count: 1 } }, loading: null, lastUse: 0, uses: 0, prefetched: false };
+        return { expert: -1, weights: { w1, w3, w2, stack: ALONE }, loading: null, lastUse: 0, uses: 0, prefetched: false };
       }),
     );
     const counts = () => this.layers.map((slots) => new Array<number>(slots.length ? c.numExperts : 0).fill(0));
