@@ -47,6 +47,19 @@ async function timed(gpu: Gpu, body: () => void, reps = 3): Promise<number> {
   return median(ts.slice(1));
 }
 
+/** Median seconds of one dispatch of `workgroups` workgroups. */
+function timedDispatch(gpu: Gpu, pipe: GPUComputePipeline, group: GPUBindGroup, workgroups: number): Promise<number> {
+  return timed(gpu, () => {
+    const enc = gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+    gpu.device.queue.submit([enc.finish()]);
+  });
+}
+
 const round = (x: number, digits: number) => +x.toFixed(digits);
 
 /** Every row, and the ALU ceiling; throws if the device reported any error (a dropped submit would time as a fast one). */
@@ -84,15 +97,7 @@ async function aluCeiling(gpu: Gpu, log: (line: string) => void): Promise<AluCei
   const o = gpu.buffer((3 + 65536) * 4, 'alu');
   gpu.write(o, 0, new Float32Array([iters, 0.999, 0.001]));
   const group = gpu.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: o } }] });
-  const s = await timed(gpu, () => {
-    const enc = gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(1024);
-    pass.end();
-    gpu.device.queue.submit([enc.finish()]);
-  });
+  const s = await timedDispatch(gpu, pipe, group, 1024);
   o.destroy();
   const gflops = (65536 * iters * 16 * 2) / s / 1e9;
   const most = Object.fromEntries(FORMATS.map((f) => [f, round((gflops / 2) * BYTES_PER_WEIGHT[f], 2)])) as Record<WeightDType, number>;
@@ -133,15 +138,7 @@ async function measure(gpu: Gpu, runtime: string, log: (line: string) => void): 
   const pipe = gpu.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const out = gpu.buffer(65536 * 4, 'o');
   const group = gpu.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: out } }] });
-  const readS = await timed(gpu, () => {
-    const enc = gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipe);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(1024);
-    pass.end();
-    gpu.device.queue.submit([enc.finish()]);
-  });
+  const readS = await timedDispatch(gpu, pipe, group, 1024);
   push({ op: 'read', format: '-', shape: mib, 'GB/s': round(bytes / readS / 1e9, 2), 'ratio to copy': round(bytes / readS / 1e9 / copy, 3), 'GFLOP/s': 0 });
   a.destroy();
   b.destroy();

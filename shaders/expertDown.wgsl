@@ -85,13 +85,6 @@ fn down4(rs: vec4u, ub: u32) -> vec4f {
   return acc;
 }
 
-// Rows first + {0, q, 2q, 3q} of an expert's `count` rows (q = ⌈count/4⌉), those past the end
-// repeating its last.
-fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
-  let q = (count + 3u) / 4u;
-  return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
-}
-
 // One expert (rows row0 .. row0 + hidden of the bound W2) over the rows routed to it, added into out.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

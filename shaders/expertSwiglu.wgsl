@@ -105,13 +105,6 @@ fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
   return a / (1.0 + exp(-a)) * b;
 }
 
-// Rows first + {0, q, 2q, 3q} of an expert's `count` rows (q = ⌈count/4⌉), those past the end
-// repeating its last (read, not written).
-fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
-  let q = (count + 3u) / 4u;
-  return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
-}
-
 // One expert (rows row0 .. row0 + inter of the bound matrices) over the rows routed to it.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

@@ -53,12 +53,11 @@ fn gemv(@builtin(global_invocation_id) gid: vec3u) {
   let q = (p.rows + 3u) / 4u;
   let r = gid.x;
   if (r >= q) { return; }
-  // Rows past the end repeat the last one and are not written.
-  let last = p.rows - 1u;
-  let r0 = rowOf(r);
-  let r1 = rowOf(min(r + q, last));
-  let r2 = rowOf(min(r + 2u * q, last));
-  let r3 = rowOf(min(r + 3u * q, last));
+  let rs = quarterRows(0u, r, p.rows);
+  let r0 = rowOf(rs.x);
+  let r1 = rowOf(rs.y);
+  let r2 = rowOf(rs.z);
+  let r3 = rowOf(rs.w);
   let xb = p.x0 * p.k;
   let full = p.k / CHUNK;
   var a = vec4f(0.0);

@@ -47,6 +47,14 @@ fn tileStride(r: u32, rows: u32) -> u32 {
   return min(TILE_ROWS, rows - (r - r % TILE_ROWS));
 }
 
+// Rows first + {0, q, 2q, 3q} of a matrix part of `count` rows (q = ⌈count/4⌉), those past the end
+// repeating its last (read, not written): the 4 rows of one-token kernels, which load each activation
+// once for 4 rows, and neighbouring invocations on neighbouring rows.
+fn quarterRows(first: u32, i: u32, count: u32) -> vec4u {
+  let q = (count + 3u) / 4u;
+  return first + min(vec4u(i, i + q, i + 2u * q, i + 3u * q), vec4u(count - 1u));
+}
+
 // The blocks of chunk j whose scales it needs: int8 has two chunks a block, int4 two blocks a chunk
 // (the second past the row's end when k ends in the chunk's first half).
 fn chunkBlocks(j: u32, blocks: u32) -> vec2u {
