@@ -91,7 +91,8 @@ describe('experts (gathered SwiGLU, weighted scatter-add)', () => {
   // way; the choices are not in expert order, and their sum must be what one dispatch an expert adds
   // (the same experts through the per-expert kernels, at their rows of the same stacks), bit for bit.
   for (const dtype of ['F32', 'F16', 'BF16', 'int8', 'int4'] as const)
-    for (const [n, k, v] of [[1, 2, 0], [1, 3, 1], [3, 1, 0], [2, 4, 1]] as const)
+    // k ≥ 3: two choices add the same in either order, so order is only tested from three.
+    for (const [n, k, v] of [[1, 3, 0], [2, 4, 1]] as const)
       it(`routed: ${dtype}, ${n} token${n > 1 ? 's' : ''}, k = ${k}, ${JSON.stringify(VARIANTS[v].choices)}`, async () => {
         const gpu = await testGpu(VARIANTS[v]);
         const [hidden, inter, E] = [21, 37, 5];

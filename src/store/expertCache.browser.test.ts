@@ -14,34 +14,6 @@ const SETTINGS = [
   [0.25, 'layer'],
 ] as const;
 
-describe('streamed experts give the logits of the fully resident model', () => {
-  for (const name of ['tiny_pow2_f32', 'tiny_odd_heads_bf16'])
-    it(name, async () => {
-      const dir = `golden/${name}`;
-      const manifest = await sharedJson(`${dir}/manifest.json`);
-      const golden = new Float32Array(await sharedBytes(`${dir}/logits.bin`));
-      const ids: number[] = manifest.input_ids;
-      const ckpt = await openCheckpoint(sharedSource(dir));
-      // Prefill in chunks, then decode, where one token's experts come and go.
-      const run = async (model: Model) => {
-        const rows = [await model.forward(ids.slice(0, 280), 'all')];
-        for (const id of ids.slice(280)) rows.push(await model.forward([id], 'last'));
-        model.destroy();
-        return Float32Array.from(rows.flatMap((r) => Array.from(r)));
-      };
-      const opts = { prefillChunk: 64 };
-      const want = await run(await Model.fromCheckpoint(ckpt, await requestGpuDevice(), opts));
-      expect(maxAbsDiff(want, golden)).toBeLessThan(manifest.tolerance.fp32_runtime.logits_max_abs_diff);
-      for (const [budget, prefetch] of SETTINGS) {
-        const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { ...opts, expertBudget: budget, prefetch });
-        const stats = model.experts!.stats;
-        expect(await run(model)).toEqual(want); // bit for bit: same experts, same order
-        if (budget < 1 && !prefetch) expect(stats.misses).toBeGreaterThan(manifest.normalized_config.num_local_experts);
-        if (prefetch) expect(stats.predicted).toBeGreaterThan(0);
-      }
-    });
-});
-
 describe('stories260k greedy continuations are the same at every expert budget', () => {
   it('all five prompts, 64 tokens', async () => {
     const expected = await sharedJson('models/stories260k/expected.json');
