@@ -105,6 +105,14 @@ fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
   return a / (1.0 + exp(-a)) * b;
 }
 
+// Decode: invocation i's 4 rows of the expert whose rows start at `first`, for the activation row at
+// xb, into routed row r of u.
+fn decodeRows(first: u32, i: u32, xb: u32, r: u32) {
+  let q = (p.inter + 3u) / 4u;
+  let h = swiglu4(quarterRows(first, i, p.inter), xb);
+  for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[r * p.inter + i + m * q] = h[m]; }
+}
+
 // One expert (rows row0 .. row0 + inter of the bound matrices) over the rows routed to it.
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -115,8 +123,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let q = (p.inter + 3u) / 4u;
   if (r0 >= count || i >= select(p.inter, q, TT == 1u)) { return; }
   if (TT == 1u) {
-    let h = swiglu4(quarterRows(p.row0, i, p.inter), tok[tok0 + r0] * p.hidden);
-    for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[r0 * p.inter + i + m * q] = h[m]; }
+    decodeRows(p.row0, i, tok[tok0 + r0] * p.hidden, r0);
     return;
   }
   // Rows past the end repeat the last one and are not written.
@@ -136,6 +143,5 @@ fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let q = (p.inter + 3u) / 4u;
   if (i >= q) { return; }
   let e = min(idx[j], p.experts - 1u); // in bounds whatever idx holds
-  let h = swiglu4(quarterRows(e * p.inter, i, p.inter), (j / p.k) * p.hidden);
-  for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[j * p.inter + i + m * q] = h[m]; }
+  decodeRows(e * p.inter, i, (j / p.k) * p.hidden, j);
 }

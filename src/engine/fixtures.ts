@@ -7,6 +7,14 @@ import { fetchSource, type ModelSource } from '../model/source';
  */
 export const EXACT = { choices: { kvFormat: 'f32' } } as const;
 
+/** Expert budgets and prefetch modes the streamed-expert tests run: each budget, and each prefetch mode at a budget that makes experts come and go. */
+export const EXPERT_SETTINGS = [
+  [1, false],
+  [0.5, 'next'],
+  [0.25, false],
+  [0.25, 'layer'],
+] as const;
+
 export function sharedUrl(path: string): string {
   return `/@fs${__SHARED_DIR__}/${path}`;
 }

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { requestGpuDevice } from '../gpu/device';
 import { maxAbsDiff } from '../gpu/testing';
-import { sharedBytes, sharedJson, sharedSource } from '../engine/fixtures';
+import { EXPERT_SETTINGS, sharedBytes, sharedJson, sharedSource } from '../engine/fixtures';
 import { Model } from '../engine/model';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 
 const budgets = [1, 0.5, 0.25];
-/** Each budget, and each prefetch mode at a budget that makes experts come and go. */
-const SETTINGS = [
-  [1, false],
-  [0.5, 'next'],
-  [0.25, false],
-  [0.25, 'layer'],
-] as const;
 
 describe('stories260k greedy continuations are the same at every expert budget', () => {
   it('all five prompts, 64 tokens', async () => {
@@ -36,7 +29,7 @@ describe('tiny-hybrid-stories greedy continuations are the same at every expert 
     const expected = await sharedJson('models/tiny-hybrid-stories/expected.json');
     const p = expected.dtypes.float32.prompts[0];
     const ckpt = await openCheckpoint(sharedSource('models/tiny-hybrid-stories'));
-    for (const [budget, prefetch] of SETTINGS) {
+    for (const [budget, prefetch] of EXPERT_SETTINGS) {
       const model = await Model.fromCheckpoint(ckpt, await requestGpuDevice(), { expertBudget: budget, prefetch });
       const got = [await model.nextToken(p.input_ids)];
       while (got.length < 32) got.push(await model.nextToken([got[got.length - 1]]));

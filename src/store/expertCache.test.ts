@@ -8,19 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { maxAbsDiff } from '../gpu/testing';
+import { EXPERT_SETTINGS } from '../engine/fixtures';
 import { Model } from '../engine/model';
 import { openCheckpoint } from '../model/checkpoint';
 import { nodeGpuDevice } from '../node/gpu';
 import { nodeSource } from '../node/source';
 
 const shared = path.resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared');
-/** Each budget, and each prefetch mode at a budget that makes experts come and go. */
-const SETTINGS = [
-  [1, false],
-  [0.5, 'next'],
-  [0.25, false],
-  [0.25, 'layer'],
-] as const;
 
 describe('streamed experts give the logits of the fully resident model', () => {
   for (const name of ['tiny_pow2_f32', 'tiny_odd_heads_bf16'])
@@ -40,7 +34,7 @@ describe('streamed experts give the logits of the fully resident model', () => {
       const opts = { prefillChunk: 64 };
       const want = await run(await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), opts));
       expect(maxAbsDiff(want, golden)).toBeLessThan(manifest.tolerance.fp32_runtime.logits_max_abs_diff);
-      for (const [budget, prefetch] of SETTINGS) {
+      for (const [budget, prefetch] of EXPERT_SETTINGS) {
         const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { ...opts, expertBudget: budget, prefetch });
         const stats = model.experts!.stats;
         expect(await run(model)).toEqual(want); // bit for bit: same experts, same order
