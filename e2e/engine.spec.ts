@@ -22,7 +22,8 @@ test('streams the greedy continuation of "Once upon a time" exactly as expected.
 test('the main thread keeps painting while the worker generates', async ({ page }) => {
   await page.goto(`/?model=${encodeURIComponent(sharedModel('tiny-hybrid-stories'))}`);
   await expect(page.getByTestId('status')).toContainText('Ready', { timeout: 60_000 });
-  await page.fill('#max', '48');
+  // Enough tokens that the reply spans well over a second (48 took under one once MoE decode got faster).
+  await page.fill('#max', '200');
   await page.evaluate(() => {
     const w = window as unknown as { frames_: number[] };
     w.frames_ = [];
