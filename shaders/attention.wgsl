@@ -47,10 +47,12 @@ fn vQuad(i: u32) -> vec4f {
   return bitcast<vec4f>(vc[i]);
 }
 
-@compute @workgroup_size(64)
+override WG: u32 = 64u; // page's workgroup size (Gpu.spread)
+
+@compute @workgroup_size(WG)
 fn page(@builtin(global_invocation_id) gid: vec3u) {
   let blocks = (p.n + QT - 1u) / QT;
-  let i = gid.x + gid.y * 65535u * 64u;
+  let i = gid.x + gid.y * 65535u * WG;
   if (i >= blocks * p.nh * p.splits) { return; }
   // Neighbouring invocations take neighbouring queries of one head and split: they read the same keys.
   let t0 = (i % blocks) * QT;

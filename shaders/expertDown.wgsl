@@ -86,7 +86,8 @@ fn down4(rs: vec4u, ub: u32) -> vec4f {
 }
 
 // One expert (rows row0 .. row0 + hidden of the bound W2) over the rows routed to it, added into out.
-@compute @workgroup_size(64)
+override WG: u32 = 64u; // workgroup size: 64, or at one token Gpu.spread's (expertWorkgroup)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   let r0 = gid.y * TT;
@@ -117,7 +118,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 // Every choice of token t at once (decode; the u rows of expertSwiglu's `routed`), written to out[t]
 // (TT = 1), or joined to the residual stream. The choices are added in expert order, as one dispatch
 // an expert adds them: the same sum, and the join of src/gpu/residual.ts.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   let t = gid.y;

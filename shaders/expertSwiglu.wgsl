@@ -114,7 +114,8 @@ fn decodeRows(first: u32, i: u32, xb: u32, r: u32) {
 }
 
 // One expert (rows row0 .. row0 + inter of the bound matrices) over the rows routed to it.
-@compute @workgroup_size(64)
+override WG: u32 = 64u; // workgroup size: 64, or at one token Gpu.spread's (expertWorkgroup)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   let r0 = gid.y * TT;
@@ -136,7 +137,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 // Every choice of the router at once (decode): routed row j = t·k + m of token t runs expert idx[j]
 // of the stacked experts, into u[j]; no plan, one dispatch for all experts (TT = 1).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn routed(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   let j = gid.y;

@@ -9,7 +9,8 @@ struct Params { nh: u32, hd: u32, decayStride: u32 }
 @group(0) @binding(3) var<storage, read_write> S: array<f32>; // [nh, hd, hd] f32 state
 @group(0) @binding(4) var<storage, read_write> o: array<f32>; // [1, nh, hd] f32
 
-@compute @workgroup_size(64)
+override WG: u32 = 64u; // Gpu.spread
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let id = gid.x; // over [nh, hd]
   if (id >= p.nh * p.hd) { return; }

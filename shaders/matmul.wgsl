@@ -47,7 +47,8 @@ fn output(i: u32, v: f32) -> f32 {
   return activate(v);
 }
 
-@compute @workgroup_size(64)
+override WG: u32 = 64u; // gemv's workgroup size (Gpu.spread)
+@compute @workgroup_size(WG)
 fn gemv(@builtin(global_invocation_id) gid: vec3u) {
   // Rows r + m·q, q = ⌈rows / 4⌉: neighbouring invocations on neighbouring rows (one tile on a GPU).
   let q = (p.rows + 3u) / 4u;

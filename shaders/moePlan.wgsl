@@ -4,7 +4,7 @@
 // One workgroup of WG invocations, each owning every WG-th expert: it counts that expert's rows, one
 // invocation turns the counts into first rows, and each writes its experts' rows. n·k steps an
 // invocation (times E / WG), where one invocation alone took n·k·E.
-struct Params { n: u32, k: u32, experts: u32, inter: u32, hidden: u32 }
+struct Params { n: u32, k: u32, experts: u32, inter: u32, hidden: u32, wgUp: u32, wgDown: u32 }
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,10 +25,10 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let y = (count + 3u) / 4u; // both kernels take 4 routed rows an invocation (TT = 4)
     // One token (decode, TT = 1, as rowsPerInvocation says): an invocation takes 4 weight rows instead.
     let per = select(1u, 4u, p.n == 1u);
-    args[6u * e] = ((p.inter + per - 1u) / per + 63u) / 64u;
+    args[6u * e] = ((p.inter + per - 1u) / per + p.wgUp - 1u) / p.wgUp;
     args[6u * e + 1u] = y;
     args[6u * e + 2u] = 1u;
-    args[6u * e + 3u] = ((p.hidden + per - 1u) / per + 63u) / 64u;
+    args[6u * e + 3u] = ((p.hidden + per - 1u) / per + p.wgDown - 1u) / p.wgDown;
     args[6u * e + 4u] = y;
     args[6u * e + 5u] = 1u;
   }

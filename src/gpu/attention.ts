@@ -50,7 +50,7 @@ export interface AttentionArgs {
 export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
   const want = Math.ceil(gpu.choices.attentionThreads / (n * numHeads));
   const splits = Math.max(1, Math.min(want, Math.ceil(keys / 16)));
-  const groups = (s: number) => Math.ceil((n * numHeads * s) / 64);
+  const groups = (s: number) => Math.ceil((n * numHeads * s) / gpu.spread(n * numHeads * s));
   return n * numHeads < gpu.choices.lanes || groups(splits) > groups(1) ? splits : 1;
 }
 
@@ -59,9 +59,9 @@ export function attentionScratchFloats(n: number, numHeads: number, headDim: num
   return n * numHeads * splits * (2 + headDim);
 }
 
-/** Workgroup counts for `count` invocations of 64, past the 65535 limit of one dimension. */
-function grid(count: number): [number, number] {
-  const groups = Math.ceil(count / 64);
+/** Workgroup counts for `count` invocations in workgroups of `wg`, past the 65535 limit of one dimension. */
+function grid(count: number, wg = 64): [number, number] {
+  const groups = Math.ceil(count / wg);
   return groups <= 65535 ? [groups, 1] : [65535, Math.ceil(groups / 65535)];
 }
 
@@ -77,7 +77,9 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const quads = Math.ceil(a.headDim / 4);
   const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
   const final = used === 1 && splits === 1;
-  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim }, 'page');
+  const invocations = Math.ceil(a.n / qt) * a.numHeads * splits;
+  const wg = gpu.spread(invocations);
+  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim, WG: wg }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()
@@ -92,7 +94,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
       .u32(page0)
       .u32(pageLen)
       .u32(first ? 1 : 0);
-  const [x, y] = grid(Math.ceil(a.n / qt) * a.numHeads * splits);
+  const [x, y] = grid(invocations, wg);
   for (let i = 0; i < used; i++) {
     const page0 = i * a.pageTokens;
     rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, a.o], x, y);

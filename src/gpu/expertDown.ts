@@ -1,6 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { scalesOf, weightConstants, type GpuTensor } from './tensor';
-import { ALONE, dispatchRows, expertParams, invocationsFor, rowsPerInvocation, singlePart, type ExpertRows, type ExpertStack } from './expertSwiglu';
+import { ALONE, dispatchRows, expertParams, expertWorkgroup, invocationsFor, rowsPerInvocation, singlePart, type ExpertRows, type ExpertStack } from './expertSwiglu';
 
 /** out[tok[r]] += weight[r] · (u[r]·W2ᵀ) for the rows routed to one expert. */
 export function expertDown(
@@ -11,10 +11,11 @@ export function expertDown(
   const { index, count } = a.stack ?? ALONE;
   const [rows, inter] = a.w2.shape;
   const hidden = rows / count;
-  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a) });
+  const wg = expertWorkgroup(gpu, a.tokens, hidden);
+  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a), WG: wg });
   const params = expertParams(hidden, inter, a.expert, rows, index * hidden, 0, count);
   const w2 = singlePart(a.w2);
-  dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, invocationsFor(a, hidden), 1);
+  dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, invocationsFor(a, hidden), wg, 1);
 }
 
 /**
@@ -39,9 +40,10 @@ export function expertDownRouted(
 ): void {
   const [rows, inter] = a.w2.shape;
   const hidden = rows / a.experts;
-  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: 1, RESIDUAL: a.residual ? 1 : 0 }, 'routed');
+  const wg = expertWorkgroup(gpu, 1, hidden, a.n);
+  const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: 1, RESIDUAL: a.residual ? 1 : 0, WG: wg }, 'routed');
   const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts, a.residual?.alpha, a.residual?.beta);
   const w2 = singlePart(a.w2);
   // Without a residual the binding is unused: bind u again rather than leave it out of the layout.
-  rec.dispatch(pipeline, params, [a.u, w2.buffer, null, a.weight, null, a.out, scalesOf(w2), a.idx, a.residual?.r ?? a.u], Math.ceil(Math.ceil(hidden / 4) / 64), a.n);
+  rec.dispatch(pipeline, params, [a.u, w2.buffer, null, a.weight, null, a.out, scalesOf(w2), a.idx, a.residual?.r ?? a.u], Math.ceil(Math.ceil(hidden / 4) / wg), a.n);
 }

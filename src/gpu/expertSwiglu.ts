@@ -29,9 +29,17 @@ export function invocationsFor(a: ExpertRows, rows: number): number {
   return rowsPerInvocation(a) === 1 ? Math.ceil(rows / 4) : rows;
 }
 
+/**
+ * The workgroup size of an expert kernel over `rows` weight rows for `copies` routed rows: 64, or at one
+ * token (few invocations) as Gpu.spread says. moePlan sizes its indirect dispatches by it too.
+ */
+export function expertWorkgroup(gpu: Gpu, tokens: number, rows: number, copies = 1): number {
+  return tokens === 1 ? gpu.spread(Math.ceil(rows / 4), copies) : 64;
+}
+
 /** Dispatches an expert kernel sized by the CPU's count or, indirectly, by the GPU's plan. */
-export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params: Params, bindings: Binding[], a: ExpertRows, width: number, kernel: 0 | 1): void {
-  if (a.count !== undefined) rec.dispatch(pipeline, params, bindings, Math.ceil(width / 64), Math.ceil(a.count / 4));
+export function dispatchRows(rec: Recorder, pipeline: GPUComputePipeline, params: Params, bindings: Binding[], a: ExpertRows, width: number, wg: number, kernel: 0 | 1): void {
+  if (a.count !== undefined) rec.dispatch(pipeline, params, bindings, Math.ceil(width / wg), Math.ceil(a.count / 4));
   else if (a.args) rec.dispatchIndirect(pipeline, params, bindings, a.args, (6 * a.expert + 3 * kernel) * 4);
   else throw new Error('expert rows need a count or indirect dispatch sizes');
 }
@@ -63,10 +71,11 @@ export function expertSwiglu(
   const [rows, hidden] = a.w1.shape;
   const inter = rows / count;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
-  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: rowsPerInvocation(a) });
+  const wg = expertWorkgroup(gpu, a.tokens, inter);
+  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: rowsPerInvocation(a), WG: wg });
   const params = expertParams(hidden, inter, a.expert, rows, index * inter, 0, count);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
-  dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, invocationsFor(a, inter), 0);
+  dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, invocationsFor(a, inter), wg, 0);
 }
 
 /**
@@ -80,10 +89,11 @@ export function expertSwigluRouted(
 ): void {
   const [rows, hidden] = a.w1.shape;
   const inter = rows / a.experts;
-  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: 1 }, 'routed');
+  const wg = expertWorkgroup(gpu, 1, inter, a.n * a.k);
+  const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: 1, WG: wg }, 'routed');
   const params = expertParams(hidden, inter, 0, rows, 0, a.k, a.experts);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
-  rec.dispatch(pipeline, params, [a.x, w1.buffer, w3.buffer, null, null, a.u, scalesOf(w1), scalesOf(w3), a.idx], Math.ceil(Math.ceil(inter / 4) / 64), a.n * a.k);
+  rec.dispatch(pipeline, params, [a.x, w1.buffer, w3.buffer, null, null, a.u, scalesOf(w1), scalesOf(w3), a.idx], Math.ceil(Math.ceil(inter / 4) / wg), a.n * a.k);
 }
 
 /** The one part of a weight that must fit one binding (an expert matrix). */

@@ -6,6 +6,8 @@ import type { LightningArgs } from './lightningPrefill';
 export function lightningDecode(gpu: Gpu, rec: Recorder, a: LightningArgs): void {
   if (a.n !== 1) throw new Error(`lightningDecode takes one token, got ${a.n}`);
   const params = new Params().u32(a.numHeads).u32(a.headDim).u32(a.decayStride);
-  rec.dispatch(gpu.pipeline('lightningDecode'), params, [a.qkv, a.decay, a.state, a.o], Math.ceil((a.numHeads * a.headDim) / 64));
+  const invocations = a.numHeads * a.headDim;
+  const wg = gpu.spread(invocations);
+  rec.dispatch(gpu.pipeline('lightningDecode', { WG: wg }), params, [a.qkv, a.decay, a.state, a.o], Math.ceil(invocations / wg));
 }
 

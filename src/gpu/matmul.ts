@@ -16,15 +16,19 @@ export interface MatmulArgs {
 }
 
 /**
- * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation, ⌈rows/4⌉ apart) or gemvSliced
+ * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation, ⌈rows/4⌉ apart, in
+ * workgroups spread over a CPU adapter's threads) or gemvSliced
  * (16 rows a workgroup, k split 16 ways), as the adapter's kernel choices say; gemm for more (4 tokens).
  */
 export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
   const entry = !one ? 'gemm' : gpu.choices.gemv === 'sliced' ? 'gemvSliced' : 'gemv';
-  const pipeline = gpu.pipeline('matmul', { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 }, entry);
+  const constants = { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 };
   for (const part of a.w.parts) {
+    const invocations = Math.ceil(part.rows / 4);
+    const wg = gpu.spread(invocations);
+    const pipeline = gpu.pipeline('matmul', entry === 'gemv' ? { ...constants, WG: wg } : constants, entry);
     const params = new Params()
       .u32(a.n)
       .u32(k)
@@ -37,7 +41,7 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
     // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
     const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
     if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
-    else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 4 / 64));
+    else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(invocations / wg));
     else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }
 }
