@@ -38,6 +38,9 @@ export interface KernelChoices {
   kvFormat: KvFormat;
 }
 
+/** The host's CPU threads, which a CPU adapter runs workgroups on; Node's host sets it (Node 20 has no navigator). */
+export const host = { threads: globalThis.navigator?.hardwareConcurrency ?? 4 };
+
 /** A KV cache's element format: f16 halves the bytes a token takes and attention reads (the math stays f32). */
 export type KvFormat = 'f32' | 'f16';
 
@@ -72,7 +75,7 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
     gemv: cpu ? 'rows' : 'sliced',
     attentionThreads: cpu ? 256 : 16384,
     lanes: info?.subgroupMinSize || (cpu ? 4 : 32),
-    threads: cpu ? (globalThis.navigator?.hardwareConcurrency ?? 4) : 0,
+    threads: cpu ? host.threads : 0,
     kvFormat: !cpu && features?.has('shader-f16') ? 'f16' : 'f32',
   };
 }

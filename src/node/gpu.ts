@@ -1,7 +1,8 @@
 /** A GPUDevice for Node through Dawn (the `webgpu` npm package). */
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { NoAdapterError, requestGpuDevice } from '../gpu/device';
+import { host } from '../gpu/gpu';
 
 /** Chromium's software Vulkan driver; Debian's chromium package puts it here. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -34,6 +35,7 @@ export async function nodeGpuDevice(): Promise<GPUDevice> {
     throw new NoAdapterError(`Cannot load the \`webgpu\` package (Dawn for Node): ${(e as Error).message}. Install it with: npm i webgpu@0.6.2`);
   }
   Object.assign(globalThis, dawn.globals);
+  host.threads = availableParallelism();
 
   // libwayland, which SwiftShader loads, prints an error line when XDG_RUNTIME_DIR is unset.
   // No window is ever drawn here, so any value silences it.
