@@ -9,20 +9,25 @@
 // With one page and one split (few keys, or enough queries to fill the adapter), `page` writes o itself
 // (FINAL) and there is no reduce pass.
 // Query head j reads kv head j / (nh / nkv).
+// Decode (APPEND) also does ropeAppend's work, saving its dispatch: q comes unturned in its q|k|v row
+// and each head turns it as it loads it; the token's own key and value come from that row (k at kCol,
+// v at vCol), turned, and each kv head's first query head appends them to the cache.
 struct Params {
   n: u32, nh: u32, nkv: u32, hd: u32, past: u32, scale: f32, qStride: u32,
   splits: u32, page0: u32, pageLen: u32, first: u32,
+  rd: u32, kCol: u32, vCol: u32, csRow: u32,
 }
 const MAX_HD = 256u;
 const MAX_QT = 8u;
 const NONE = -3.0e38; // the running max before any key
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;          // [n, qStride] f32, the nh heads first, RoPE applied
-@group(0) @binding(2) var<storage, read> kc: array<vec4u>;       // one page: [pageLen (or more), nkv, ⌈hd/4⌉] quads (KV_F16: halves), tokens page0 …
-@group(0) @binding(3) var<storage, read> vc: array<vec4u>;       // one page, as kc
+@group(0) @binding(1) var<storage, read> q: array<f32>;          // [n, qStride] f32, the nh heads first, RoPE applied (APPEND: not yet)
+@group(0) @binding(2) var<storage, read_write> kc: array<vec4u>; // one page: [pageLen (or more), nkv, ⌈hd/4⌉] quads (KV_F16: halves), tokens page0 …
+@group(0) @binding(3) var<storage, read_write> vc: array<vec4u>; // one page, as kc
 @group(0) @binding(4) var<storage, read_write> part: array<f32>; // [n, nh, splits, 2 + hd]: m, l, acc of each split
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;    // [n, nh, hd] f32
+@group(0) @binding(6) var<storage, read> cs: array<f32>;         // APPEND: cos/sin table, the token's at row csRow
 
 // Queries an invocation takes (1 to MAX_QT): each key and value quad it loads serves all of them, a
 // QT × 4 tile of scores like a matmul's. Prefill takes as many as the registers hold; decode 1.
@@ -32,6 +37,40 @@ override FINAL: u32 = 0u;
 // 1: the cache holds f16 halves packed two a word (a quad in half a vec4u), else f32 (a quad a vec4u).
 override KV_F16: u32 = 0u;
 override HD: u32 = 0u; // head_dim, as a constant: loops over a head's channels get fixed trip counts
+// 1: one token (n = 1), its q, k and v unturned in q's row and its k and v not in the cache yet.
+override APPEND: u32 = 0u;
+
+fn ropeIn(i: u32) -> f32 {
+  return q[i];
+}
+#include "rope.wgsl"
+
+// The quad of channels 4c … of the head at q[b] (turned with APPEND), zero past HD.
+fn headQuad(b: u32, c: u32, turn: bool) -> vec4f {
+  let e = 4u * c;
+  let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
+  if (turn) {
+    let cs0 = p.csRow * p.rd;
+    return select(vec4f(0.0), vec4f(turned(b, cs0, e), turned(b, cs0, e + 1u), turned(b, cs0, e + 2u), turned(b, cs0, e + 3u)), mask);
+  }
+  return select(vec4f(0.0), vec4f(q[b + e], q[b + e + 1u], q[b + e + 2u], q[b + e + 3u]), mask);
+}
+
+// Stores a quad at quad `at` of the key (or value) page, as f32 or as halves (KV_F16; two quads a
+// vec4u, the other one perhaps another head's: only this quad's two words are written).
+fn storeQuad(value: bool, at: u32, v: vec4f) {
+  if (KV_F16 == 0u) {
+    if (value) { vc[at] = bitcast<vec4u>(v); } else { kc[at] = bitcast<vec4u>(v); }
+    return;
+  }
+  let i = at / 2u;
+  let h = vec2u(halvesWord(v.xy), halvesWord(v.zw));
+  let odd = (at & 1u) == 1u;
+  if (value && odd) { vc[i].z = h.x; vc[i].w = h.y; }
+  if (value && !odd) { vc[i].x = h.x; vc[i].y = h.y; }
+  if (!value && odd) { kc[i].z = h.x; kc[i].w = h.y; }
+  if (!value && !odd) { kc[i].x = h.x; kc[i].y = h.y; }
+}
 
 // Quad i of a page's keys or values, widened to f32.
 fn halves(w: vec4u, odd: bool) -> vec4f {
@@ -70,12 +109,16 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   var acc: array<vec4f, MAX_HD / 4u>;
   var qv: array<vec4f, MAX_HD / 4u>;
   var kEnd = k0;
+  let own = p.past - p.page0; // APPEND: the token's row in this page, if under pageLen
+  let ownHere = APPEND == 1u && own < p.pageLen;
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     let live = t < p.n;
     let pb = ((min(t, p.n - 1u) * p.nh + j) * p.splits + s) * (2u + HD);
     let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
-    end[a] = select(k0, min(k0 + chunk, visible), live);
+    // APPEND: the token's own key (the last visible one, when on this page) is not in the cache yet.
+    let cached = select(visible, own, ownHere);
+    end[a] = select(k0, min(k0 + chunk, cached), live);
     kEnd = max(kEnd, end[a]);
     m[a] = NONE;
     l[a] = 0.0;
@@ -87,7 +130,7 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     for (var c = 0u; c < quads; c++) {
       let e = 4u * c;
       let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
-      qv[a * quads + c] = select(vec4f(0.0), vec4f(q[qb + e], q[qb + e + 1u], q[qb + e + 2u], q[qb + e + 3u]) * p.scale, mask);
+      qv[a * quads + c] = headQuad(qb, c, APPEND == 1u) * p.scale;
       acc[a * quads + c] = vec4f(0.0);
       if (live && p.first == 0u) { acc[a * quads + c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
     }
@@ -128,6 +171,29 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       for (var a = 0u; a < QT; a++) {
         let w = pr[a];
         acc[a * quads + c] = acc[a * quads + c] * corr[a] + w.x * v0 + w.y * v1 + w.z * v2 + w.w * v3;
+      }
+    }
+  }
+  // APPEND (one query): the token's own key and value, from its row, in the split that holds its row;
+  // kv head g's first query head also appends them to the cache.
+  if (ownHere && own >= k0 && own < k0 + chunk) {
+    let kb = p.kCol + g * HD;
+    let vb = p.vCol + g * HD;
+    var d = 0.0;
+    for (var c = 0u; c < quads; c++) { d += dot(qv[c], headQuad(kb, c, true)); }
+    let mNew = max(m[0], d);
+    let corr = exp(m[0] - mNew);
+    let pr = exp(d - mNew);
+    l[0] = l[0] * corr + pr;
+    m[0] = mNew;
+    let first = j % (p.nh / p.nkv) == 0u;
+    let at = (own * p.nkv + g) * quads;
+    for (var c = 0u; c < quads; c++) {
+      let v = headQuad(vb, c, false);
+      acc[c] = acc[c] * corr + pr * v;
+      if (first) {
+        storeQuad(false, at + c, headQuad(kb, c, true));
+        storeQuad(true, at + c, v);
       }
     }
   }

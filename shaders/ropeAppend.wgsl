@@ -1,10 +1,8 @@
 // Softmax attention's RoPE and KV-cache append in one pass over the q|k|v rows of one matmul (rows
 // `stride` apart, q's nh heads from column 0, k's and v's nkv heads from kCol and vCol):
 //   q heads are turned in place; k heads are turned into a page of the KV cache; v heads are copied there.
-// RoPE is rotate-half (NeoX) on the first rd channels of a head: channel c pairs with c + rd/2 (c < rd/2),
-// channels rd .. hd pass through; cos/sin come from a table computed on the CPU in double precision
-// (WGSL sin/cos are only accurate on [-π, π]). A page's heads are padded to whole quads
-// (hdp = ⌈hd/4⌉·4) for the attention kernel, in f32 or f16 halves (KV_F16).
+// RoPE as rope.wgsl says. A page's heads are padded to whole quads (hdp = ⌈hd/4⌉·4) for the attention
+// kernel, in f32 or f16 halves (KV_F16). Decode does this inside attention (APPEND) instead.
 struct Params { n: u32, nh: u32, nkv: u32, hd: u32, hdp: u32, rd: u32, stride: u32, kCol: u32, vCol: u32, pos: u32, t0: u32, row0: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -15,15 +13,12 @@ struct Params { n: u32, nh: u32, nkv: u32, hd: u32, hdp: u32, rd: u32, stride: u
 
 // 1: the cache holds f16 halves packed two a word (src/gpu/attention.ts KvFormat).
 override KV_F16: u32 = 0u;
-const F16_MAX = 65504.0;
 
-// Channel e of the head at src[b], turned as src holds it now. cs0: the token's cos/sin row.
-fn turned(b: u32, cs0: u32, e: u32) -> f32 {
-  let half = p.rd / 2u;
-  if (e < half) { return src[b + e] * cs[cs0 + 2u * e] - src[b + e + half] * cs[cs0 + 2u * e + 1u]; }
-  if (e < p.rd) { return src[b + e] * cs[cs0 + 2u * (e - half)] + src[b + e - half] * cs[cs0 + 2u * (e - half) + 1u]; }
-  return src[b + e];
+// As src holds it now.
+fn ropeIn(i: u32) -> f32 {
+  return src[i];
 }
+#include "rope.wgsl"
 
 // Channel e of kv head g of the row at s, turned; 0 past hd (the padding).
 fn turnedKey(s: u32, cs0: u32, g: u32, e: u32) -> f32 {
@@ -62,10 +57,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let g = h - p.nh;
   let d = ((p.pos + t) * p.nkv + g) * p.hdp + e; // hdp is whole quads, so d is even
   if (KV_F16 == 1u) {
-    // Clamped to the largest half: pack2x16float leaves a value past it undefined, and an infinite
-    // value times attention's zero weight for a key past the causal end would be NaN.
-    kc[d / 2u] = pack2x16float(clamp(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)), vec2f(-F16_MAX), vec2f(F16_MAX)));
-    vc[d / 2u] = pack2x16float(clamp(vec2f(value(s, g, e), value(s, g, e + 1u)), vec2f(-F16_MAX), vec2f(F16_MAX)));
+    kc[d / 2u] = halvesWord(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)));
+    vc[d / 2u] = halvesWord(vec2f(value(s, g, e), value(s, g, e + 1u)));
     return;
   }
   kc[d] = bitcast<u32>(turnedKey(s, cs0, g, e));

@@ -123,6 +123,72 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
         expect(maxAbsDiff(await readF32(gpu, o, n * nh * hd), ref.attention(q, K, V, n, nh, nkv, hd, past))).toBeLessThan(1e-5);
       });
 
+  // Decode's path: ropeAppend's work inside attention. The token's q, k and v come unturned in a q|k|v
+  // row; the cache holds the past only, and noise where the token goes.
+  for (const [past, nh, nkv, hd, rd, pageTokens, theta] of [
+    [0, 4, 2, 12, 8, 16, 1e4], // the first token, channels past rotary_dim
+    [70, 6, 2, 16, 16, 256, 1e6], // keys split many ways (few threads)
+    [9, 3, 3, 10, 6, 5, 5e5], // the last row of a later page; 3 quads a head, so f16 heads share vec4s
+    [3000, 8, 2, 12, 12, 1024, 1e7], // three pages, split into workgroups, then reduced
+  ])
+    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, kvFormat: 'f16' as const } }])
+      it(`appending: past=${past} nh=${nh} nkv=${nkv} hd=${hd} rotary ${rd}, pages of ${pageTokens}, ${variant.choices.attentionThreads} threads, ${variant.choices.kvFormat} KV`, async () => {
+        const gpu = await testGpu(variant);
+        const format = gpu.choices.kvFormat;
+        const f16 = format === 'f16';
+        const qw = nh * hd;
+        const [kCol, vCol] = [qw + 3, qw + 3 + nkv * hd + 1];
+        const row = randn(vCol + nkv * hd + 2, 5, 0.6); // q | noise | k | noise | v | noise
+        const cols = (c0: number, width: number) => row.slice(c0, c0 + width);
+        const pos = past + 11; // the token's rope position: row 2 of a table from pos - 2
+        const q = ref.rope(cols(0, qw), 1, nh, hd, rd, pos, theta);
+        const k = ref.rope(cols(kCol, nkv * hd), 1, nkv, hd, rd, pos, theta);
+        const v = cols(vCol, nkv * hd);
+        const hdp = kvHeadStride(hd);
+        const K = asStored(randn(past * nkv * hd, 2, 0.6), format);
+        const V = asStored(randn(past * nkv * hd, 3), format);
+        const count = Math.ceil((past + 1) / pageTokens);
+        const noise = Array.from({ length: count }, (_, i) => [asStored(randn(pageTokens * nkv * hdp, 50 + i), format), asStored(randn(pageTokens * nkv * hdp, 90 + i), format)]);
+        const pages = noise.map(([nk, nv], i) => {
+          const page = (X: Float32Array, data: Float32Array) => {
+            data = data.slice();
+            for (let r = 0; r < pageTokens && i * pageTokens + r < past; r++)
+              for (let h = 0; h < nkv; h++) data.set(X.subarray(((i * pageTokens + r) * nkv + h) * hd, ((i * pageTokens + r) * nkv + h + 1) * hd), (r * nkv + h) * hdp);
+            return data;
+          };
+          return [page(K, nk), page(V, nv)];
+        });
+        const buffers = pages.map(([pk, pv]) => ({ k: gpu.upload(kvBytes(pk, format), 'k'), v: gpu.upload(kvBytes(pv, format), 'v') }));
+        const splits = attentionSplits(gpu, 1, nh, Math.min(pageTokens, past + 1));
+        const part = gpu.buffer(attentionScratchFloats(1, nh, hd, splits) * 4, 'part');
+        const o = gpu.buffer(qw * 4, 'o');
+        const qBuffer = gpu.upload(row, 'q|k|v');
+        const table = gpu.upload(ropeTable(pos - 2, 3, rd, theta), 'cs');
+        await run(gpu, (rec) =>
+          attention(gpu, rec, { q: qBuffer, pages: buffers, pageTokens, part, o, n: 1, past, numHeads: nh, numKvHeads: nkv, headDim: hd, append: { table, row: 2, kCol, vCol, rotaryDim: rd } }),
+        );
+        // The token's own key and value are used as computed (f32), and stored as the cache holds them.
+        const all = (X: Float32Array, own: Float32Array) => Float32Array.from([...X, ...own]);
+        expect(maxAbsDiff(await readF32(gpu, o, qw), ref.attention(q, all(K, k), all(V, v), 1, nh, nkv, hd, past))).toBeLessThan(1e-5);
+        expect(Array.from(await readF32(gpu, qBuffer, row.length))).toEqual(Array.from(row)); // the row is left as it was
+        const near = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(f16 ? 2 ** -10 * Math.abs(want) + 1e-6 : 1e-5);
+        const bytes = pageTokens * nkv * hdp * (f16 ? 2 : 4);
+        for (let i = 0; i < count; i++) {
+          const [gk, gv] = [kvValues(await gpu.read(buffers[i].k, 0, bytes), format), kvValues(await gpu.read(buffers[i].v, 0, bytes), format)];
+          for (let r = 0; r < pageTokens; r++)
+            for (let h = 0; h < nkv; h++)
+              for (let e = 0; e < hdp; e++) {
+                const at = (r * nkv + h) * hdp + e;
+                if (i * pageTokens + r !== past) expect([gk[at], gv[at]]).toEqual([pages[i][0][at], pages[i][1][at]]);
+                else if (e >= hd) expect([gk[at], gv[at]]).toEqual([0, 0]);
+                else {
+                  near(gk[at], k[h * hd + e]);
+                  near(gv[at], v[h * hd + e]);
+                }
+              }
+        }
+      });
+
   it('a head_dim over the kernel\'s registers is refused', async () => {
     const gpu = await testGpu();
     const b = gpu.buffer(64, 'b');

@@ -37,6 +37,12 @@ export interface AttentionArgs {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  /**
+   * One token (n = 1) whose q, k and v are still unturned in q's row, k from column kCol and v from vCol:
+   * attention turns them (ropeAppend's work, cos/sin at row `row` of `table`) and appends k and v to
+   * the cache at position `past`.
+   */
+  append?: { table: GPUBuffer; row: number; kCol: number; vCol: number; rotaryDim: number };
 }
 
 /**
@@ -68,6 +74,7 @@ function grid(count: number, wg = 64): [number, number] {
 /** Causal GQA softmax attention of n new queries over past + n cached keys, scaled by 1/sqrt(hd). */
 export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   if (a.headDim > MAX_HEAD_DIM) throw new RangeError(`attention: head_dim ${a.headDim} is over the ${MAX_HEAD_DIM} the kernel holds`);
+  if (a.append && a.n !== 1) throw new RangeError(`attention: appending takes one token, got ${a.n}`);
   const total = a.past + a.n;
   const used = Math.ceil(total / a.pageTokens);
   if (a.pages.length < used) throw new RangeError(`attention: ${a.pages.length} KV pages of ${a.pageTokens} tokens cannot hold ${total}`);
@@ -79,7 +86,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const final = used === 1 && splits === 1;
   const invocations = Math.ceil(a.n / qt) * a.numHeads * splits;
   const wg = gpu.spread(invocations);
-  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim, WG: wg }, 'page');
+  const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim, WG: wg, APPEND: a.append ? 1 : 0 }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
     new Params()
@@ -93,11 +100,16 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
       .u32(splits)
       .u32(page0)
       .u32(pageLen)
-      .u32(first ? 1 : 0);
+      .u32(first ? 1 : 0)
+      .u32(a.append?.rotaryDim ?? 0)
+      .u32(a.append?.kCol ?? 0)
+      .u32(a.append?.vCol ?? 0)
+      .u32(a.append?.row ?? 0);
   const [x, y] = grid(invocations, wg);
   for (let i = 0; i < used; i++) {
     const page0 = i * a.pageTokens;
-    rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, a.o], x, y);
+    // Without append the table is unused: bind q again rather than leave it out of the layout.
+    rec.dispatch(page, params(page0, Math.min(a.pageTokens, total - page0), i === 0), [a.q, a.pages[i].k, a.pages[i].v, a.part, a.o, a.append?.table ?? a.q], x, y);
   }
   if (final) return;
   const [rx, ry] = grid(a.n * a.numHeads * a.headDim);
