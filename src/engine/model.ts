@@ -526,17 +526,19 @@ export class Model {
   private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number, ropeRow: number): void {
     const { gpu, ws, config: c } = this;
     const kvWidth = c.numKvHeads * c.headDim;
-    // One matmul gives each token a q|k|v row; one pass turns its q and k heads and appends k and v.
-    const qw = c.numHeads * c.headDim;
-    const stride = qw + 2 * kvWidth;
+    // One matmul gives each token a q|k|v row; one pass turns its q and k heads and appends k and v
+    // (decode: attention does that itself).
+    const kCol = c.numHeads * c.headDim;
+    const vCol = kCol + kvWidth;
+    const stride = vCol + kvWidth;
     matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
     const kv = this.kvCache(i, this.position + n);
     const pageTokens = this.pageTokens;
-    ropeAppend(gpu, rec, {
+    if (n > 1) ropeAppend(gpu, rec, {
       src: ws.qkv,
       stride,
-      kCol: qw,
-      vCol: qw + kvWidth,
+      kCol,
+      vCol,
       numHeads: c.numHeads,
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
@@ -560,6 +562,7 @@ export class Model {
       numHeads: c.numHeads,
       numKvHeads: c.numKvHeads,
       headDim: c.headDim,
+      append: n === 1 ? { table: ws.rope, row: ropeRow, kCol, vCol, rotaryDim: c.rotaryDim } : undefined,
     });
     this.projectAndJoin(rec, ws.attn, L.attn.o_proj, n, c.fullAlpha, c.fullBeta);
   }
