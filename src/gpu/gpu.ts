@@ -258,7 +258,7 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: n
 export class Recorder {
   private encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
-  private readonly params = new Uint8Array(SLOT * SLOTS);
+  private readonly params = new Uint32Array((SLOT * SLOTS) / 4);
   private slot = 0;
   private after: (() => void)[] = [];
   private reads: { staging: GPUBuffer; size: number; resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }[] =
@@ -282,7 +282,7 @@ export class Recorder {
   private bind(pipeline: GPUComputePipeline, params: Params, bindings: (Binding | null)[]): GPUComputePassEncoder {
     if (this.slot === SLOTS) this.submit();
     const offset = this.slot++ * SLOT;
-    this.params.set(new Uint8Array(params.bytes, 0, params.size), offset);
+    this.params.set(params.words, offset / 4);
     const group = this.gpu.bindGroup(pipeline, offset, params.size, bindings);
     this.gpu.counts.dispatches++;
     if (!this.pass) this.gpu.counts.passes++;
@@ -316,7 +316,8 @@ export class Recorder {
 
   submit(): void {
     this.endPass();
-    if (this.slot > 0) this.gpu.device.queue.writeBuffer(this.gpu.arena, 0, this.params, 0, this.slot * SLOT);
+    // A typed array's offset and size count its elements (u32s here).
+    if (this.slot > 0) this.gpu.device.queue.writeBuffer(this.gpu.arena, 0, this.params, 0, (this.slot * SLOT) / 4);
     this.gpu.device.queue.submit([this.encoder.finish()]);
     this.gpu.counts.submits++;
     this.after.splice(0).forEach((fn) => fn());

@@ -1,20 +1,24 @@
-/** Builds the bytes of a shader's `Params` uniform: a struct of 4-byte scalars in declaration order. */
+/** One f32's bits, to keep Params' words as u32s. */
+const bits = new Float32Array(1);
+const bitsU32 = new Uint32Array(bits.buffer);
+
+/**
+ * The words of a shader's `Params` uniform: a struct of 4-byte scalars in declaration order. A plain
+ * array, not an ArrayBuffer: a decode step builds one for each of its dispatches.
+ */
 export class Params {
-  private readonly view: DataView;
-  private n = 0;
-  constructor(readonly bytes = new ArrayBuffer(256)) {
-    this.view = new DataView(bytes);
-  }
+  readonly words: number[] = [];
   u32(v: number): this {
-    this.view.setUint32(4 * this.n++, v >>> 0, true);
+    this.words.push(v >>> 0);
     return this;
   }
   f32(v: number): this {
-    this.view.setFloat32(4 * this.n++, v, true);
+    bits[0] = v;
+    this.words.push(bitsU32[0]);
     return this;
   }
-  /** Size rounded up to 16 bytes, as uniform structs are. */
+  /** Size in bytes rounded up to 16, as uniform structs are. */
   get size(): number {
-    return Math.max(16, Math.ceil((4 * this.n) / 16) * 16);
+    return Math.max(16, Math.ceil((4 * this.words.length) / 16) * 16);
   }
 }
