@@ -91,7 +91,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
     [1, 3000, 8, 2, 12, 1024], // decode over three pages, keys split into more workgroups, then reduced
   ])
     // Both KV formats with few threads (many queries an invocation, few splits) and with many.
-    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, kvFormat: 'f16' as const } }])
+    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, threads: 4, kvFormat: 'f16' as const } }])
       it(`n=${n} past=${past} nh=${nh} nkv=${nkv} hd=${hd}, pages of ${pageTokens}, q rows of ${qStride}, ${variant.choices.attentionThreads} threads, ${variant.choices.kvFormat} KV`, async () => {
         const gpu = await testGpu(variant);
         const q = randn(n * nh * hd, 1, 0.6);
@@ -131,7 +131,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
     [9, 3, 3, 10, 6, 5, 5e5], // the last row of a later page; 3 quads a head, so f16 heads share vec4s
     [3000, 8, 2, 12, 12, 1024, 1e7], // three pages, split into workgroups, then reduced
   ])
-    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, kvFormat: 'f16' as const } }])
+    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, threads: 4, kvFormat: 'f16' as const } }])
       it(`appending: past=${past} nh=${nh} nkv=${nkv} hd=${hd} rotary ${rd}, pages of ${pageTokens}, ${variant.choices.attentionThreads} threads, ${variant.choices.kvFormat} KV`, async () => {
         const gpu = await testGpu(variant);
         const format = gpu.choices.kvFormat;

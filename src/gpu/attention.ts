@@ -46,18 +46,30 @@ export interface AttentionArgs {
 }
 
 /**
+ * The workgroup size of attention's pages: Gpu.spread's for one token's heads, the same for every
+ * query count and split, so a sequence that grows compiles no new pipeline.
+ */
+function pageWorkgroup(gpu: Gpu, numHeads: number): number {
+  return gpu.spread(numHeads);
+}
+
+/**
  * How many ways each page's keys are split: enough (query, head, split) invocations to keep the
- * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys. But none when the unsplit
- * invocations already fill the adapter's lanes and the splits would add no workgroup: a CPU adapter
- * runs a workgroup's lanes a group at a time on one thread, so such splits only add the reduce pass
- * (stories260k decode on SwiftShader: 43 µs a layer). With fewer (query, head) pairs than lanes,
- * splits fill idle lanes (SwiftShader, 2 heads over 16,384 keys: 10.2 ms unsplit, 6.8 ms in 32).
+ * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys. But only while the unsplit
+ * invocations leave part of the adapter idle: fewer (query, head) pairs than its lanes (SwiftShader,
+ * 2 heads over 16,384 keys: 10.2 ms unsplit, 6.8 ms in 32); on a CPU adapter, which runs each
+ * workgroup's lanes a group at a time on one thread, fewer workgroups than threads (otherwise the
+ * splits only add the reduce pass: stories260k decode on SwiftShader, 43 µs a layer); on a GPU,
+ * splits that add workgroups.
  */
 export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
-  const want = Math.ceil(gpu.choices.attentionThreads / (n * numHeads));
+  const pairs = n * numHeads;
+  const want = Math.ceil(gpu.choices.attentionThreads / pairs);
   const splits = Math.max(1, Math.min(want, Math.ceil(keys / 16)));
-  const groups = (s: number) => Math.ceil((n * numHeads * s) / gpu.spread(n * numHeads * s));
-  return n * numHeads < gpu.choices.lanes || groups(splits) > groups(1) ? splits : 1;
+  const groups = (s: number) => Math.ceil((pairs * s) / pageWorkgroup(gpu, numHeads));
+  const { lanes, threads } = gpu.choices;
+  const idle = pairs < lanes || (threads ? groups(1) < threads : groups(splits) > groups(1));
+  return idle ? splits : 1;
 }
 
 /** Floats of scratch attention needs for n queries (at most `splits` splits a page). */
@@ -85,7 +97,7 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
   const final = used === 1 && splits === 1;
   const invocations = Math.ceil(a.n / qt) * a.numHeads * splits;
-  const wg = gpu.spread(invocations);
+  const wg = pageWorkgroup(gpu, a.numHeads);
   const page = gpu.pipeline('attention', { QT: qt, FINAL: final ? 1 : 0, KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0, HD: a.headDim, WG: wg, APPEND: a.append ? 1 : 0 }, 'page');
   const qStride = a.qStride ?? a.numHeads * a.headDim;
   const params = (page0: number, pageLen: number, first: boolean) =>
