@@ -11,7 +11,8 @@
 // Query head j reads kv head j / (nh / nkv).
 // Decode (APPEND) also does ropeAppend's work, saving its dispatch: q comes unturned in its q|k|v row
 // and each head turns it as it loads it; the token's own key and value come from that row (k at kCol,
-// v at vCol), turned, and each kv head's first query head appends them to the cache.
+// v at vCol), turned and rounded as the cache holds them, in their place among the keys (the same
+// sums as ropeAppend then attention), and each kv head's first query head appends them to the cache.
 struct Params {
   n: u32, nh: u32, nkv: u32, hd: u32, past: u32, scale: f32, qStride: u32,
   splits: u32, page0: u32, pageLen: u32, first: u32,
@@ -86,6 +87,22 @@ fn vQuad(i: u32) -> vec4f {
   return bitcast<vec4f>(vc[i]);
 }
 
+// A quad as the cache holds it.
+fn asStored(v: vec4f) -> vec4f {
+  if (KV_F16 == 1u) { return vec4f(unpack2x16float(halvesWord(v.xy)), unpack2x16float(halvesWord(v.zw))); }
+  return v;
+}
+// Quad c of key `key` of kv head g at quad i of the page: from the cache, or (APPEND) the token's own,
+// which is not there yet, from its row.
+fn keyQuad(key: u32, own: u32, g: u32, c: u32, i: u32) -> vec4f {
+  if (APPEND == 1u && key == own) { return asStored(headQuad(p.kCol + g * HD, c, true)); }
+  return kQuad(i);
+}
+fn valueQuad(key: u32, own: u32, g: u32, c: u32, i: u32) -> vec4f {
+  if (APPEND == 1u && key == own) { return asStored(headQuad(p.vCol + g * HD, c, false)); }
+  return vQuad(i);
+}
+
 override WG: u32 = 64u; // page's workgroup size (Gpu.spread)
 
 @compute @workgroup_size(WG)
@@ -110,15 +127,12 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   var qv: array<vec4f, MAX_HD / 4u>;
   var kEnd = k0;
   let own = p.past - p.page0; // APPEND: the token's row in this page, if under pageLen
-  let ownHere = APPEND == 1u && own < p.pageLen;
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     let live = t < p.n;
     let pb = ((min(t, p.n - 1u) * p.nh + j) * p.splits + s) * (2u + HD);
     let visible = min(p.pageLen, select(0u, p.past + t + 1u - p.page0, p.past + t + 1u > p.page0));
-    // APPEND: the token's own key (the last visible one, when on this page) is not in the cache yet.
-    let cached = select(visible, own, ownHere);
-    end[a] = select(k0, min(k0 + chunk, cached), live);
+    end[a] = select(k0, min(k0 + chunk, visible), live);
     kEnd = max(kEnd, end[a]);
     m[a] = NONE;
     l[a] = 0.0;
@@ -143,10 +157,10 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     var d: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
     for (var c = 0u; c < quads; c++) {
-      let k0v = kQuad(kb + c);
-      let k1v = kQuad(kb + stride + c);
-      let k2v = kQuad(kb + 2u * stride + c);
-      let k3v = kQuad(kb + 3u * stride + c);
+      let k0v = keyQuad(r, own, g, c, kb + c);
+      let k1v = keyQuad(r + 1u, own, g, c, kb + stride + c);
+      let k2v = keyQuad(r + 2u, own, g, c, kb + 2u * stride + c);
+      let k3v = keyQuad(r + 3u, own, g, c, kb + 3u * stride + c);
       for (var a = 0u; a < QT; a++) {
         let qa = qv[a * quads + c];
         d[a] += vec4f(dot(qa, k0v), dot(qa, k1v), dot(qa, k2v), dot(qa, k3v));
@@ -164,37 +178,22 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       m[a] = mNew;
     }
     for (var c = 0u; c < quads; c++) {
-      let v0 = vQuad(kb + c);
-      let v1 = vQuad(kb + stride + c);
-      let v2 = vQuad(kb + 2u * stride + c);
-      let v3 = vQuad(kb + 3u * stride + c);
+      let v0 = valueQuad(r, own, g, c, kb + c);
+      let v1 = valueQuad(r + 1u, own, g, c, kb + stride + c);
+      let v2 = valueQuad(r + 2u, own, g, c, kb + 2u * stride + c);
+      let v3 = valueQuad(r + 3u, own, g, c, kb + 3u * stride + c);
       for (var a = 0u; a < QT; a++) {
         let w = pr[a];
         acc[a * quads + c] = acc[a * quads + c] * corr[a] + w.x * v0 + w.y * v1 + w.z * v2 + w.w * v3;
       }
     }
   }
-  // APPEND (one query): the token's own key and value, from its row, in the split that holds its row;
-  // kv head g's first query head also appends them to the cache.
-  if (ownHere && own >= k0 && own < k0 + chunk) {
-    let kb = p.kCol + g * HD;
-    let vb = p.vCol + g * HD;
-    var d = 0.0;
-    for (var c = 0u; c < quads; c++) { d += dot(qv[c], headQuad(kb, c, true)); }
-    let mNew = max(m[0], d);
-    let corr = exp(m[0] - mNew);
-    let pr = exp(d - mNew);
-    l[0] = l[0] * corr + pr;
-    m[0] = mNew;
-    let first = j % (p.nh / p.nkv) == 0u;
+  // APPEND: kv head g's first query head appends the token's key and value, from the split that holds its row.
+  if (APPEND == 1u && own < p.pageLen && own >= k0 && own < k0 + chunk && j % (p.nh / p.nkv) == 0u) {
     let at = (own * p.nkv + g) * quads;
     for (var c = 0u; c < quads; c++) {
-      let v = headQuad(vb, c, false);
-      acc[c] = acc[c] * corr + pr * v;
-      if (first) {
-        storeQuad(false, at + c, headQuad(kb, c, true));
-        storeQuad(true, at + c, v);
-      }
+      storeQuad(false, at + c, headQuad(p.kCol + g * HD, c, true));
+      storeQuad(true, at + c, headQuad(p.vCol + g * HD, c, false));
     }
   }
   for (var a = 0u; a < QT; a++) {

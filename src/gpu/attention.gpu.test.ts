@@ -167,10 +167,19 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
         await run(gpu, (rec) =>
           attention(gpu, rec, { q: qBuffer, pages: buffers, pageTokens, part, o, n: 1, past, numHeads: nh, numKvHeads: nkv, headDim: hd, append: { table, row: 2, kCol, vCol, rotaryDim: rd } }),
         );
-        // The token's own key and value are used as computed (f32), and stored as the cache holds them.
-        const all = (X: Float32Array, own: Float32Array) => Float32Array.from([...X, ...own]);
+        // The token's own key and value count as the cache holds them.
+        const all = (X: Float32Array, own: Float32Array) => Float32Array.from([...X, ...asStored(own, format)]);
         expect(maxAbsDiff(await readF32(gpu, o, qw), ref.attention(q, all(K, k), all(V, v), 1, nh, nkv, hd, past))).toBeLessThan(1e-5);
         expect(Array.from(await readF32(gpu, qBuffer, row.length))).toEqual(Array.from(row)); // the row is left as it was
+        // Bit for bit what ropeAppend then attention give (prefill and decode agree exactly).
+        const apart = pages.map(([pk, pv]) => ({ k: gpu.upload(kvBytes(pk, format), 'k'), v: gpu.upload(kvBytes(pv, format), 'v') }));
+        const src = gpu.upload(row, 'q|k|v');
+        const o2 = gpu.buffer(qw * 4, 'o');
+        await run(gpu, (rec) => {
+          ropeAppend(gpu, rec, { src, stride: row.length, kCol, vCol, numHeads: nh, numKvHeads: nkv, headDim: hd, rotaryDim: rd, table, tableRow0: 2, n: 1, pos: past, pages: apart, pageTokens });
+          attention(gpu, rec, { q: src, qStride: row.length, pages: apart, pageTokens, part, o: o2, n: 1, past, numHeads: nh, numKvHeads: nkv, headDim: hd });
+        });
+        expect(Array.from(await readF32(gpu, o, qw))).toEqual(Array.from(await readF32(gpu, o2, qw)));
         const near = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(f16 ? 2 ** -10 * Math.abs(want) + 1e-6 : 1e-5);
         const bytes = pageTokens * nkv * hdp * (f16 ? 2 : 4);
         for (let i = 0; i < count; i++) {
