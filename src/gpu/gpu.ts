@@ -80,6 +80,28 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
   };
 }
 
+/**
+ * The workgroup size of a barrier-free kernel of `invocations` along x (`copies` times over y): 64, or
+ * on a CPU adapter, which runs each workgroup on one of its threads, the size that spreads them
+ * evenly: the largest power of two down to its lanes whose busiest thread runs a tenth fewer lane
+ * groups (a smaller workgroup costs its own overhead). SwiftShader (2 cores) runs 64 invocations of
+ * 256 loads each in 101 µs as one workgroup, in 65 µs as two of 32.
+ */
+export function spreadWorkgroup(c: Pick<KernelChoices, 'threads' | 'lanes'>, invocations: number, copies = 1): number {
+  // Enough workgroups of 64 already (or a GPU).
+  if (!c.threads || Math.ceil(invocations / 64) * copies >= 4 * c.threads) return 64;
+  // The lane groups of the busiest thread, the first, which takes workgroups 0, threads, 2·threads, …
+  const time = (wg: number) => {
+    const groups = Math.ceil(invocations / wg);
+    let t = 0;
+    for (let g = 0; g < groups * copies; g += c.threads) t += Math.ceil(Math.min(wg, invocations - (g % groups) * wg) / c.lanes);
+    return t;
+  };
+  let best = 64;
+  for (let wg = 32; wg >= c.lanes; wg /= 2) if (time(wg) < 0.9 * time(best)) best = wg;
+  return best;
+}
+
 /** One device with its pipeline cache, uniform arena and staging buffers. */
 export class Gpu {
   readonly maxBindingBytes: number;
@@ -142,20 +164,9 @@ export class Gpu {
     return p;
   }
 
-  /**
-   * The workgroup size of a barrier-free kernel of `invocations` along x (`copies` times over y): 64, or
-   * on a CPU adapter, which runs each workgroup on one of its threads, the size that spreads them
-   * evenly: the largest power of two down to its lanes whose rounds of workgroups over the threads
-   * take a tenth less (a smaller workgroup costs its own overhead). SwiftShader (2 cores) runs 64
-   * invocations of 256 loads each in 101 µs as one workgroup, in 65 µs as two of 32.
-   */
+  /** The workgroup size of a barrier-free kernel of `invocations` along x, `copies` times over y (spreadWorkgroup). */
   spread(invocations: number, copies = 1): number {
-    const { threads, lanes } = this.choices;
-    if (!threads) return 64;
-    const time = (wg: number) => Math.ceil((Math.ceil(invocations / wg) * copies) / threads) * wg;
-    let best = 64;
-    for (let wg = 32; wg >= lanes; wg /= 2) if (time(wg) < 0.9 * time(best)) best = wg;
-    return best;
+    return spreadWorkgroup(this.choices, invocations, copies);
   }
 
   /** The bind group of `pipeline` with params at `offset` of the arena and `bindings` after them. */
