@@ -57,6 +57,7 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
           exclude: ['src/**/*.browser.test.ts'],
           testTimeout: 300_000,
+          hookTimeout: 300_000, // setups that load and run whole models, slower when both lanes share the cores
           env: { VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' },
         },
       },
@@ -66,6 +67,7 @@ export default defineConfig({
           name: 'browser',
           include: ['src/**/*.browser.test.ts', 'src/**/*.gpu.test.ts'],
           testTimeout: 300_000,
+          hookTimeout: 300_000, // setups that load and run whole models, slower when both lanes share the cores
           browser: BROWSER,
         },
       },

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Model, Sequence } from '../engine/model';
+import type { Model, PartInput, Sequence } from '../engine/model';
 import { configFingerprint, decodeFrame, encodeFrame, FORWARD_HEAD_BYTES, HEADER_BYTES, ProtocolError, type Frame, type ShardInfo } from '../shard/protocol';
 
 export interface ShardServerOptions {
@@ -48,6 +48,20 @@ function sameToken(a: string, b: string): boolean {
   return timingSafeEqual(d(a), d(b));
 }
 
+/**
+ * Runs a prefill and a decode step on the model's own sequence, then resets it: the pipelines they use
+ * are compiled before a client can ask. A client's first request would otherwise wait for them (seconds
+ * on a software adapter), past a short shard timeout.
+ */
+async function compilePipelines(model: Model): Promise<void> {
+  const { hiddenSize, numLayers } = model.config;
+  const input = (n: number): PartInput => (model.range.from === 0 ? new Array<number>(n).fill(0) : { hidden: new Float32Array(n * hiddenSize) });
+  const want = model.range.to === numLayers ? 'last' : 'hidden';
+  await model.forward(input(4), want);
+  await model.forward(input(1), want);
+  model.reset();
+}
+
 export async function startShardServer(opts: ShardServerOptions): Promise<ShardServer> {
   const { model } = opts;
   if (!opts.token) throw new Error('a shard server needs a token');
@@ -77,6 +91,7 @@ export async function startShardServer(opts: ShardServerOptions): Promise<ShardS
   };
   // The model's own sequence is current between requests; every client sequence is a new one.
   const idle = model.sequence;
+  await compilePipelines(model);
 
   const wss = new WebSocketServer({
     host: opts.host ?? '127.0.0.1',
