@@ -116,7 +116,7 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
           return { k: page(K, 50 + i), v: page(V, 90 + i) };
         });
         const splits = attentionSplits(gpu, n, nh, Math.min(pageTokens, total));
-        if (past === 3000) expect(splits).toBeGreaterThan(1);
+        if (past === 3000 && !gpu.choices.threads) expect(splits).toBeGreaterThan(1); // a GPU's: split, then reduced
         const part = gpu.buffer(attentionScratchFloats(n, nh, hd, splits) * 4, 'part');
         const o = gpu.buffer(n * nh * hd * 4, 'o');
         await run(gpu, (rec) => attention(gpu, rec, { q: gpu.upload(rows, 'q'), qStride, pages, pageTokens, part, o, n, past, numHeads: nh, numKvHeads: nkv, headDim: hd }));

@@ -57,18 +57,17 @@ function pageWorkgroup(gpu: Gpu, numHeads: number): number {
  * How many ways each page's keys are split: enough (query, head, split) invocations to keep the
  * adapter busy (Gpu.choices.attentionThreads), no split under 16 keys. But only while the unsplit
  * invocations leave part of the adapter idle: fewer (query, head) pairs than its lanes (SwiftShader,
- * 2 heads over 16,384 keys: 10.2 ms unsplit, 6.8 ms in 32); on a CPU adapter, which runs each
- * workgroup's lanes a group at a time on one thread, fewer workgroups than threads (otherwise the
- * splits only add the reduce pass: stories260k decode on SwiftShader, 43 µs a layer); on a GPU,
- * splits that add workgroups.
+ * 2 heads over 16,384 keys: 10.2 ms unsplit, 6.8 ms in 32), or on a GPU splits that add workgroups.
+ * A CPU adapter runs each workgroup's lanes a group at a time on one thread, so there splits that
+ * only fill another thread cost a reduce pass (stories260k decode on SwiftShader: 43 µs a layer) for
+ * little attention work, and a new pipeline mid-reply once the keys pass 16.
  */
 export function attentionSplits(gpu: Gpu, n: number, numHeads: number, keys: number): number {
   const pairs = n * numHeads;
   const want = Math.ceil(gpu.choices.attentionThreads / pairs);
   const splits = Math.max(1, Math.min(want, Math.ceil(keys / 16)));
   const groups = (s: number) => Math.ceil((pairs * s) / pageWorkgroup(gpu, numHeads));
-  const { lanes, threads } = gpu.choices;
-  const idle = pairs < lanes || (threads ? groups(1) < threads : groups(splits) > groups(1));
+  const idle = pairs < gpu.choices.lanes || (!gpu.choices.threads && groups(splits) > groups(1));
   return idle ? splits : 1;
 }
 
