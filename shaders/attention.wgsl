@@ -92,16 +92,6 @@ fn asStored(v: vec4f) -> vec4f {
   if (KV_F16 == 1u) { return vec4f(unpack2x16float(halvesWord(v.xy)), unpack2x16float(halvesWord(v.zw))); }
   return v;
 }
-// Quad c of key `key` of kv head g at quad i of the page: from the cache, or (APPEND) the token's own,
-// which is not there yet, from its row.
-fn keyQuad(key: u32, own: u32, g: u32, c: u32, i: u32) -> vec4f {
-  if (APPEND == 1u && key == own) { return asStored(headQuad(p.kCol + g * HD, c, true)); }
-  return kQuad(i);
-}
-fn valueQuad(key: u32, own: u32, g: u32, c: u32, i: u32) -> vec4f {
-  if (APPEND == 1u && key == own) { return asStored(headQuad(p.vCol + g * HD, c, false)); }
-  return vQuad(i);
-}
 
 override WG: u32 = 64u; // page's workgroup size (Gpu.spread)
 
@@ -127,6 +117,15 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   var qv: array<vec4f, MAX_HD / 4u>;
   var kEnd = k0;
   let own = p.past - p.page0; // APPEND: the token's row in this page, if under pageLen
+  // APPEND: the token's own key and value (not in the cache yet) from its row, as the cache holds them.
+  var ownK: array<vec4f, MAX_HD / 4u>;
+  var ownV: array<vec4f, MAX_HD / 4u>;
+  if (APPEND == 1u) {
+    for (var c = 0u; c < quads; c++) {
+      ownK[c] = asStored(headQuad(p.kCol + g * HD, c, true));
+      ownV[c] = asStored(headQuad(p.vCol + g * HD, c, false));
+    }
+  }
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     let live = t < p.n;
@@ -156,11 +155,19 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     let kb = (r * p.nkv + g) * quads;
     var d: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
+    // APPEND: which of the four keys is the token's own (none on other pages).
+    let mine = (vec4u(r, r + 1u, r + 2u, r + 3u) == vec4u(own)) & vec4<bool>(APPEND == 1u);
     for (var c = 0u; c < quads; c++) {
-      let k0v = keyQuad(r, own, g, c, kb + c);
-      let k1v = keyQuad(r + 1u, own, g, c, kb + stride + c);
-      let k2v = keyQuad(r + 2u, own, g, c, kb + 2u * stride + c);
-      let k3v = keyQuad(r + 3u, own, g, c, kb + 3u * stride + c);
+      var k0v = kQuad(kb + c);
+      var k1v = kQuad(kb + stride + c);
+      var k2v = kQuad(kb + 2u * stride + c);
+      var k3v = kQuad(kb + 3u * stride + c);
+      if (any(mine)) { // one group of four keys (its register array read only there)
+        k0v = select(k0v, ownK[c], mine.x);
+        k1v = select(k1v, ownK[c], mine.y);
+        k2v = select(k2v, ownK[c], mine.z);
+        k3v = select(k3v, ownK[c], mine.w);
+      }
       for (var a = 0u; a < QT; a++) {
         let qa = qv[a * quads + c];
         d[a] += vec4f(dot(qa, k0v), dot(qa, k1v), dot(qa, k2v), dot(qa, k3v));
@@ -178,10 +185,16 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       m[a] = mNew;
     }
     for (var c = 0u; c < quads; c++) {
-      let v0 = valueQuad(r, own, g, c, kb + c);
-      let v1 = valueQuad(r + 1u, own, g, c, kb + stride + c);
-      let v2 = valueQuad(r + 2u, own, g, c, kb + 2u * stride + c);
-      let v3 = valueQuad(r + 3u, own, g, c, kb + 3u * stride + c);
+      var v0 = vQuad(kb + c);
+      var v1 = vQuad(kb + stride + c);
+      var v2 = vQuad(kb + 2u * stride + c);
+      var v3 = vQuad(kb + 3u * stride + c);
+      if (any(mine)) {
+        v0 = select(v0, ownV[c], mine.x);
+        v1 = select(v1, ownV[c], mine.y);
+        v2 = select(v2, ownV[c], mine.z);
+        v3 = select(v3, ownV[c], mine.w);
+      }
       for (var a = 0u; a < QT; a++) {
         let w = pr[a];
         acc[a * quads + c] = acc[a * quads + c] * corr[a] + w.x * v0 + w.y * v1 + w.z * v2 + w.w * v3;
@@ -192,8 +205,8 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   if (APPEND == 1u && own < p.pageLen && own >= k0 && own < k0 + chunk && j % (p.nh / p.nkv) == 0u) {
     let at = (own * p.nkv + g) * quads;
     for (var c = 0u; c < quads; c++) {
-      storeQuad(false, at + c, headQuad(p.kCol + g * HD, c, true));
-      storeQuad(true, at + c, headQuad(p.vCol + g * HD, c, false));
+      storeQuad(false, at + c, ownK[c]);
+      storeQuad(true, at + c, ownV[c]);
     }
   }
   for (var a = 0u; a < QT; a++) {
