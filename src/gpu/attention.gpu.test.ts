@@ -80,7 +80,7 @@ describe('ropeAppend (RoPE on q and k, k and v appended to a paged KV cache)', (
 describe('attention (causal, GQA, over a paged KV cache)', () => {
   for (const [n, past, nh, nkv, hd, pageTokens, qStride = nh * hd] of [
     [7, 0, 4, 2, 24, 256], // prefill, one page
-    [1, 70, 6, 2, 16, 256], // decode: keys split many ways
+    [1, 70, 6, 2, 16, 256], // decode: keys split many ways on a GPU
     [5, 131, 3, 1, 10, 32], // chunked prefill after a past, over 5 pages
     [2, 3, 8, 8, 130, 2], // head_dim over a hundred, pages of 2 tokens
     [3, 4, 4, 2, 12, 5, 4 * 12 + 2 * 2 * 12], // q the first heads of q|k|v rows, a page of 5
@@ -127,11 +127,11 @@ describe('attention (causal, GQA, over a paged KV cache)', () => {
   // row; the cache holds the past only, and noise where the token goes.
   for (const [past, nh, nkv, hd, rd, pageTokens, theta] of [
     [0, 4, 2, 12, 8, 16, 1e4], // the first token, channels past rotary_dim
-    [70, 6, 2, 16, 16, 256, 1e6], // keys split many ways (few threads)
+    [70, 6, 2, 16, 16, 256, 1e6], // keys split many ways on a GPU
     [9, 3, 3, 10, 6, 5, 5e5], // the last row of a later page; 3 quads a head, so f16 heads share vec4s
-    [3000, 8, 2, 12, 12, 1024, 1e7], // three pages, split into workgroups, then reduced
+    [3000, 8, 2, 12, 12, 1024, 1e7], // three pages, split into workgroups (on a GPU), then reduced
   ])
-    for (const variant of [...VARIANTS, { choices: { attentionThreads: 256, threads: 4, kvFormat: 'f16' as const } }])
+    for (const variant of [...VARIANTS, { choices: { ...VARIANTS[1].choices, kvFormat: 'f32' as const } }, { choices: { attentionThreads: 256, threads: 4, kvFormat: 'f16' as const } }])
       it(`appending: past=${past} nh=${nh} nkv=${nkv} hd=${hd} rotary ${rd}, pages of ${pageTokens}, ${variant.choices.attentionThreads} threads, ${variant.choices.kvFormat} KV`, async () => {
         const gpu = await testGpu(variant);
         const format = gpu.choices.kvFormat;

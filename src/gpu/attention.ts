@@ -24,9 +24,9 @@ export interface KvPage {
 }
 
 export interface AttentionArgs {
-  q: GPUBuffer; // [n, qStride], its first nh·hd values the heads, RoPE applied
+  q: GPUBuffer; // [n, qStride], its first nh·hd values the heads, RoPE applied (with `append`, not yet)
   qStride?: number; // default nh·hd
-  /** The KV cache in pages of pageTokens tokens; they hold the past + n keys. */
+  /** The KV cache in pages of pageTokens tokens; they hold the past + n keys (with `append`, the past ones and room for the token's). */
   pages: KvPage[];
   pageTokens: number;
   /** Scratch of at least attentionScratchFloats(…) floats. */
@@ -47,7 +47,8 @@ export interface AttentionArgs {
 
 /**
  * The workgroup size of attention's pages: Gpu.spread's for one token's heads, the same for every
- * query count and split, so a sequence that grows compiles no new pipeline.
+ * query count and split, so a growing sequence needs no new workgroup size (FINAL still changes when
+ * its keys first split or fill a second page).
  */
 function pageWorkgroup(gpu: Gpu, numHeads: number): number {
   return gpu.spread(numHeads);
@@ -90,10 +91,11 @@ export function attention(gpu: Gpu, rec: Recorder, a: AttentionArgs): void {
   const used = Math.ceil(total / a.pageTokens);
   if (a.pages.length < used) throw new RangeError(`attention: ${a.pages.length} KV pages of ${a.pageTokens} tokens cannot hold ${total}`);
   const splits = attentionSplits(gpu, a.n, a.numHeads, Math.min(a.pageTokens, total));
-  // Queries an invocation takes: up to 8 while their registers fit (shaders/attention.wgsl), 1 for decode.
+  // Queries an invocation takes: up to 8 while their registers fit (shaders/attention.wgsl), 1 for decode
+  // (2 or 3 queries take prefill's pipeline: decode's appends).
   // Measured on SwiftShader, 256 queries over 4000 keys (hd 32): 8 take 268 ms, 4 take 357 ms.
   const quads = Math.ceil(a.headDim / 4);
-  const qt = a.n >= 4 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
+  const qt = a.n >= 2 ? Math.max(1, Math.min(8, Math.floor(MAX_HEAD_DIM / 4 / quads))) : 1;
   const final = used === 1 && splits === 1;
   const invocations = Math.ceil(a.n / qt) * a.numHeads * splits;
   const wg = pageWorkgroup(gpu, a.numHeads);

@@ -2,7 +2,7 @@ import { Params } from './params';
 import { shaderSource } from './shaders';
 
 const SLOT = 256; // minUniformBufferOffsetAlignment
-const SLOTS = 512; // a greedy chain of 8 stories260k steps (44 dispatches each) in one submit
+const SLOTS = 512; // a greedy chain of 8 stories260k steps (39 dispatches each) in one submit
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec, so this module loads before Node's globals exist.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, INDIRECT: 0x100 } as const;
@@ -83,9 +83,9 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
 /**
  * The workgroup size of a barrier-free kernel of `invocations` along x (`copies` times over y): 64, or
  * on a CPU adapter, which runs each workgroup on one of its threads, the size that spreads them
- * evenly: the largest power of two down to its lanes whose busiest thread runs a tenth fewer lane
- * groups (a smaller workgroup costs its own overhead). SwiftShader (2 cores) runs 64 invocations of
- * 256 loads each in 101 µs as one workgroup, in 65 µs as two of 32.
+ * evenly: halving from 64 down to its lanes, the smallest size whose busiest thread runs a tenth fewer
+ * lane groups than the best larger one (a smaller workgroup costs its own overhead). SwiftShader
+ * (2 cores) runs 64 invocations of 256 loads each in 101 µs as one workgroup, in 65 µs as two of 32.
  */
 export function spreadWorkgroup(c: Pick<KernelChoices, 'threads' | 'lanes'>, invocations: number, copies = 1): number {
   // Enough workgroups of 64 already (or a GPU).
