@@ -51,8 +51,10 @@ fn headQuad(b: u32, c: u32, turn: bool) -> vec4f {
   let e = 4u * c;
   let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
   if (turn) {
-    let cs0 = p.csRow * p.rd;
-    return select(vec4f(0.0), vec4f(turned(b, cs0, e), turned(b, cs0, e + 1u), turned(b, cs0, e + 2u), turned(b, cs0, e + 3u)), mask);
+    // A loop, not four calls: each inlined turned() lengthens the compile (SwiftShader: ~0.1 s).
+    var v = vec4f(0.0);
+    for (var i = 0u; i < 4u; i++) { v[i] = turned(b, p.csRow * p.rd, e + i); }
+    return select(vec4f(0.0), v, mask);
   }
   return select(vec4f(0.0), vec4f(q[b + e], q[b + e + 1u], q[b + e + 2u], q[b + e + 3u]), mask);
 }
@@ -87,8 +89,9 @@ fn vQuad(i: u32) -> vec4f {
   return bitcast<vec4f>(vc[i]);
 }
 
-// A quad as the cache holds it.
-fn asStored(v: vec4f) -> vec4f {
+// Quad c of the token's own key (turned) or value at q[b], as the cache holds it.
+fn ownQuad(b: u32, c: u32, turn: bool) -> vec4f {
+  let v = headQuad(b, c, turn);
   if (KV_F16 == 1u) { return vec4f(unpack2x16float(halvesWord(v.xy)), unpack2x16float(halvesWord(v.zw))); }
   return v;
 }
@@ -117,15 +120,6 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   var qv: array<vec4f, MAX_HD / 4u>;
   var kEnd = k0;
   let own = p.past - p.page0; // APPEND: the token's row in this page, if under pageLen
-  // APPEND: the token's own key and value (not in the cache yet) from its row, as the cache holds them.
-  var ownK: array<vec4f, MAX_HD / 4u>;
-  var ownV: array<vec4f, MAX_HD / 4u>;
-  if (APPEND == 1u) {
-    for (var c = 0u; c < quads; c++) {
-      ownK[c] = asStored(headQuad(p.kCol + g * HD, c, true));
-      ownV[c] = asStored(headQuad(p.vCol + g * HD, c, false));
-    }
-  }
   for (var a = 0u; a < QT; a++) {
     let t = t0 + a;
     let live = t < p.n;
@@ -143,7 +137,11 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     for (var c = 0u; c < quads; c++) {
       let e = 4u * c;
       let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
-      qv[a * quads + c] = headQuad(qb, c, APPEND == 1u) * p.scale;
+      if (APPEND == 1u) {
+        qv[a * quads + c] = headQuad(qb, c, true) * p.scale;
+      } else {
+        qv[a * quads + c] = headQuad(qb, c, false) * p.scale;
+      }
       acc[a * quads + c] = vec4f(0.0);
       if (live && p.first == 0u) { acc[a * quads + c] = select(vec4f(0.0), vec4f(part[pb + 2u + e], part[pb + 3u + e], part[pb + 4u + e], part[pb + 5u + e]), mask); }
     }
@@ -156,17 +154,18 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     var d: array<vec4f, MAX_QT>;
     for (var a = 0u; a < QT; a++) { d[a] = vec4f(0.0); }
     // APPEND: which of the four keys is the token's own (none on other pages).
-    let mine = (vec4u(r, r + 1u, r + 2u, r + 3u) == vec4u(own)) & vec4<bool>(APPEND == 1u);
+    let mine = vec4u(r, r + 1u, r + 2u, r + 3u) == vec4u(own);
     for (var c = 0u; c < quads; c++) {
       var k0v = kQuad(kb + c);
       var k1v = kQuad(kb + stride + c);
       var k2v = kQuad(kb + 2u * stride + c);
       var k3v = kQuad(kb + 3u * stride + c);
-      if (any(mine)) { // one group of four keys (its register array read only there)
-        k0v = select(k0v, ownK[c], mine.x);
-        k1v = select(k1v, ownK[c], mine.y);
-        k2v = select(k2v, ownK[c], mine.z);
-        k3v = select(k3v, ownK[c], mine.w);
+      if (APPEND == 1u && any(mine)) { // the token's own key, not in the cache yet, in one group of four keys
+        let own4 = ownQuad(p.kCol + g * HD, c, true);
+        k0v = select(k0v, own4, mine.x);
+        k1v = select(k1v, own4, mine.y);
+        k2v = select(k2v, own4, mine.z);
+        k3v = select(k3v, own4, mine.w);
       }
       for (var a = 0u; a < QT; a++) {
         let qa = qv[a * quads + c];
@@ -189,11 +188,12 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
       var v1 = vQuad(kb + stride + c);
       var v2 = vQuad(kb + 2u * stride + c);
       var v3 = vQuad(kb + 3u * stride + c);
-      if (any(mine)) {
-        v0 = select(v0, ownV[c], mine.x);
-        v1 = select(v1, ownV[c], mine.y);
-        v2 = select(v2, ownV[c], mine.z);
-        v3 = select(v3, ownV[c], mine.w);
+      if (APPEND == 1u && any(mine)) {
+        let own4 = ownQuad(p.vCol + g * HD, c, false);
+        v0 = select(v0, own4, mine.x);
+        v1 = select(v1, own4, mine.y);
+        v2 = select(v2, own4, mine.z);
+        v3 = select(v3, own4, mine.w);
       }
       for (var a = 0u; a < QT; a++) {
         let w = pr[a];
@@ -205,8 +205,8 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
   if (APPEND == 1u && own < p.pageLen && own >= k0 && own < k0 + chunk && j % (p.nh / p.nkv) == 0u) {
     let at = (own * p.nkv + g) * quads;
     for (var c = 0u; c < quads; c++) {
-      storeQuad(false, at + c, ownK[c]);
-      storeQuad(true, at + c, ownV[c]);
+      storeQuad(false, at + c, ownQuad(p.kCol + g * HD, c, true));
+      storeQuad(true, at + c, ownQuad(p.vCol + g * HD, c, false));
     }
   }
   for (var a = 0u; a < QT; a++) {
