@@ -137,6 +137,8 @@ fn page(@builtin(global_invocation_id) gid: vec3u) {
     for (var c = 0u; c < quads; c++) {
       let e = 4u * c;
       let mask = vec4u(e, e + 1u, e + 2u, e + 3u) < vec4u(HD);
+      // Branched on APPEND itself, not passed as `turn`: the compiler then drops the turning from the
+      // prefill pipeline (half a second of SwiftShader compile).
       if (APPEND == 1u) {
         qv[a * quads + c] = headQuad(qb, c, true) * p.scale;
       } else {

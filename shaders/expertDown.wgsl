@@ -30,10 +30,9 @@ fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws2[b.x], ws2[b.y]);
 }
 
-// Where row r of the bound W2 has its chunks and block scales.
-struct Row { w0: u32, s0: u32, stride: u32 }
+// Row r of the bound W2.
 fn rowOf(r: u32) -> Row {
-  return Row(tileStart(r, chunksOf(p.inter), p.rows), tileStart(r, blocksOf(p.inter), p.rows), tileStride(r, p.rows));
+  return matrixRow(r, p.inter, p.rows);
 }
 
 // Row r of the bound W2 times the 4 rows of u at ub (prefill, TT = 4): each chunk loaded once serves 4.

@@ -30,10 +30,9 @@ fn scalesAt(which: u32, s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   return chunkScales(ws3[b.x], ws3[b.y]);
 }
 
-// Where row r of the bound matrices has its chunks and block scales.
-struct Row { w0: u32, s0: u32, stride: u32 }
+// Row r of the bound matrices (W1 and W3 share their layout).
 fn rowOf(r: u32) -> Row {
-  return Row(tileStart(r, chunksOf(p.hidden), p.rows), tileStart(r, blocksOf(p.hidden), p.rows), tileStride(r, p.rows));
+  return matrixRow(r, p.hidden, p.rows);
 }
 // Chunk j of W1 (which = 1) or W3 of a row, dotted with the activations xs.
 fn rowDot(which: u32, q: Row, j: u32, xs: ChunkX) -> f32 {

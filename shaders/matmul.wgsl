@@ -22,10 +22,8 @@ override RESIDUAL: u32 = 0u;
 @group(0) @binding(4) var<storage, read> ws: array<u32>;      // tiled block scales (int8, int4)
 @group(0) @binding(5) var<storage, read> res: array<f32>;     // [n, yStride] f32: r of the residual join
 
-// Where row r's chunks and scales are.
-struct Row { w0: u32, s0: u32, stride: u32 }
 fn rowOf(r: u32) -> Row {
-  return Row(tileStart(r, chunksOf(p.k), p.rows), tileStart(r, blocksOf(p.k), p.rows), tileStride(r, p.rows));
+  return matrixRow(r, p.k, p.rows);
 }
 fn chunkAt(row: Row, j: u32) -> vec4u {
   return w[row.w0 + j * row.stride];

@@ -47,6 +47,13 @@ fn tileStride(r: u32, rows: u32) -> u32 {
   return min(TILE_ROWS, rows - (r - r % TILE_ROWS));
 }
 
+// Where row r of a tiled matrix of `rows` rows of k elements has its first chunk (w0) and block scale
+// (s0), and how far apart its units are (stride).
+struct Row { w0: u32, s0: u32, stride: u32 }
+fn matrixRow(r: u32, k: u32, rows: u32) -> Row {
+  return Row(tileStart(r, chunksOf(k), rows), tileStart(r, blocksOf(k), rows), tileStride(r, rows));
+}
+
 // Rows first + {0, q, 2q, 3q} of a matrix part of `count` rows (q = ⌈count/4⌉), those past the end
 // repeating its last (read, not written): the 4 rows of one-token kernels, which load each activation
 // once for 4 rows, and neighbouring invocations on neighbouring rows.
