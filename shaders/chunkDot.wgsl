@@ -1,13 +1,13 @@
 // Dot products of weight chunks (shaders/weights.wgsl) with an activation row, written out per format:
 // software adapters compile loops and dynamically indexed vectors literally, so nothing here loops.
-// The including shader names its f32 activation binding `x`.
+// The including shader defines xAt(i), its f32 activation i (x[i], or a norm's output: foldedNorm.wgsl).
 
 // The activations a chunk multiplies: QUADS quads (f32 1, f16/bf16 2, int8 4, int4 8), columns of a, b;
 // for int4 also their sums over each block (sa, sb: the minimum's term), shared by every row.
 struct ChunkX { a: mat4x4f, b: mat4x4f, sa: f32, sb: f32 }
 
 fn xQuad(i: u32) -> vec4f {
-  return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+  return vec4f(xAt(i), xAt(i + 1u), xAt(i + 2u), xAt(i + 3u));
 }
 
 // The activations of one whole chunk starting at x[i].
@@ -70,6 +70,6 @@ fn chunkDot(v: vec4u, sc: vec4f, xs: ChunkX) -> f32 {
 // chunk · activations for the first n elements of a chunk (a row's last, partial chunk).
 fn tailDot(v: vec4u, sc: vec4f, i: u32, n: u32) -> f32 {
   var s = 0.0;
-  for (var e = 0u; e < n; e++) { s += elementOf(v, e, sc) * x[i + e]; }
+  for (var e = 0u; e < n; e++) { s += elementOf(v, e, sc) * xAt(i + e); }
   return s;
 }

@@ -23,6 +23,10 @@ override RESIDUAL: u32 = 0u;
 @group(0) @binding(8) var<storage, read> idx: array<u32>;       // routed: [n, k] the router's choices
 @group(0) @binding(9) var<storage, read> res: array<f32>;       // routed: r of the residual join
 
+fn xAt(i: u32) -> f32 {
+  return x[i];
+}
+
 // The block scales of chunk j.
 fn scalesAt(s0: u32, stride: u32, j: u32, blocks: u32) -> vec4f {
   if (WDTYPE < 3u) { return vec4f(0.0); }

@@ -2,7 +2,8 @@
 // part of W. Three entry points:
 //   gemv (one token, decode; CPU adapters): an invocation owns 4 rows, a quarter of the rows apart, so
 //     each activation it loads serves 4 rows and no row is computed twice however few there are; no
-//     barrier (barriers are very slow on software adapters);
+//     barrier (barriers are very slow on software adapters); with NORM = 1 the RMSNorm before it is
+//     folded in (foldedNorm.wgsl: x is the raw stream, h gets the normed row);
 //   gemvSliced (one token; GPUs): a workgroup owns 16 neighbouring rows and splits k 16 ways, so a
 //     large matrix keeps enough invocations in flight, and the 16 invocations of a slice read
 //     neighbouring chunks (tiles of 64 rows); the slices are summed after one barrier;
@@ -10,7 +11,7 @@
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
-struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32 }
+struct Params { n: u32, k: u32, rows: u32, yStride: u32, yCol0: u32, x0: u32, alpha: f32, beta: f32, eps: f32 }
 override ACT: u32 = 0u; // 0 = identity, 1 = SiLU
 // 1: y = alpha·r + beta·(x·Wᵀ), the residual join fused into the projection before it (r laid out as y)
 override RESIDUAL: u32 = 0u;
@@ -21,6 +22,9 @@ override RESIDUAL: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [n, yStride] f32
 @group(0) @binding(4) var<storage, read> ws: array<u32>;      // tiled block scales (int8, int4)
 @group(0) @binding(5) var<storage, read> res: array<f32>;     // [n, yStride] f32: r of the residual join
+@group(0) @binding(6) var<storage, read> normW: array<u32>;   // NORM: [k] packed NDTYPE, the folded norm's weight
+@group(0) @binding(7) var<storage, read_write> h: array<f32>; // NORM: [x0 + n, k] f32, the normed rows
+#include "foldedNorm.wgsl"
 
 fn rowOf(r: u32) -> Row {
   return matrixRow(r, p.k, p.rows);
@@ -58,6 +62,7 @@ fn gemv(@builtin(global_invocation_id) gid: vec3u) {
   let r2 = rowOf(rs.z);
   let r3 = rowOf(rs.w);
   let xb = p.x0 * p.k;
+  normRow(xb, p.k, p.eps, r, q);
   let full = p.k / CHUNK;
   var a = vec4f(0.0);
   for (var j = 0u; j < full; j++) {

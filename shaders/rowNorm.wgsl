@@ -1,13 +1,15 @@
 // The two entry points of an RMS norm of rows, for shaders whose Params have n, dim and eps, whose rows
 // are the binding `x` ([n, dim] f32), and which define finishRow(b, c0, step, inv): the output of
 // channels c0, c0 + step, … of the row at x[b], given its inverse RMS.
-//   rows: an invocation a row (prefill: rows enough to fill the adapter, no barrier);
+//   rows: an invocation a row (prefill: rows enough to fill the adapter, no barrier; every row where
+//     norms fold into their readers, which sum a row the same way);
 //   row: a workgroup a row, its invocations on strided channels, their Σx² parts added in a tree in
 //     workgroup memory (decode: one row left to one invocation would run M1's 6144 channels in series
 //     on a GPU). WG is the adapter's barrier workgroup (gpu.ts: 4 on SwiftShader, whose barriers
 //     switch between its groups of 4 lanes, 256 on a GPU), a power of two.
 override WG: u32 = 256u;
 var<workgroup> partSums: array<f32, WG>;
+#include "rms.wgsl"
 
 fn rowSum(part: f32, tid: u32) -> f32 {
   partSums[tid] = part;
@@ -19,27 +21,20 @@ fn rowSum(part: f32, tid: u32) -> f32 {
   return partSums[0];
 }
 
-// Σx² of channels c0, c0 + step, … of the row at x[b].
-fn sumSq(b: u32, c0: u32, step: u32) -> f32 {
-  var ss = 0.0;
-  for (var c = c0; c < p.dim; c += step) { ss += x[b + c] * x[b + c]; }
-  return ss;
-}
-
 fn invRms(ss: f32) -> f32 {
-  return 1.0 / sqrt(ss / f32(p.dim) + p.eps);
+  return inverseRms(ss, p.dim, p.eps);
 }
 
 @compute @workgroup_size(64)
 fn rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = gid.x + gid.y * nwg.x * 64u;
   if (t >= p.n) { return; }
-  finishRow(t * p.dim, 0u, 1u, invRms(sumSq(t * p.dim, 0u, 1u)));
+  finishRow(t * p.dim, 0u, 1u, invRms(sumSquares(t * p.dim, 0u, 1u, p.dim)));
 }
 
 @compute @workgroup_size(WG)
 fn row(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) tid: u32) {
   let t = wg.x + wg.y * nwg.x;
   if (t >= p.n) { return; } // the same for the whole workgroup, so the barriers stay uniform
-  finishRow(t * p.dim, tid, WG, invRms(rowSum(sumSq(t * p.dim, tid, WG), tid)));
+  finishRow(t * p.dim, tid, WG, invRms(rowSum(sumSquares(t * p.dim, tid, WG, p.dim), tid)));
 }

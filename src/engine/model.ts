@@ -17,7 +17,8 @@ import { decayTable, lightningPrefill } from '../gpu/lightningPrefill';
 import { matmul } from '../gpu/matmul';
 import { moePlan } from '../gpu/moePlan';
 import { residual } from '../gpu/residual';
-import { rmsnorm } from '../gpu/rmsnorm';
+import { foldsNorm, rmsnorm, type FoldedNorm } from '../gpu/rmsnorm';
+import { normedSwiglu } from '../gpu/normedSwiglu';
 import { ropeAppend, ropeTable } from '../gpu/ropeAppend';
 import { router } from '../gpu/router';
 import { sharedExpertMix } from '../gpu/sharedExpertMix';
@@ -477,15 +478,38 @@ export class Model {
     else if (!hidden) embed(gpu, rec, { ids: ws.ids, n, table: this.weights.embed!, x: ws.x });
     for (let i = this.range.from; i < this.range.to; i++) {
       const L = this.weights.layers[i]!;
-      rmsnorm(gpu, rec, { x: ws.x, n, w: L.inputNorm, eps: c.rmsNormEps, y: ws.h });
+      // Layer-ahead prefetch reads ws.h before attention does: the norm cannot wait for attention's first matmul.
+      const inputNorm = this.norm(rec, L.inputNorm, n, this.prefetch !== 'layer');
       if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
-      if (L.kind === 'lightning') this.lightning(rec, i, L, n);
-      else this.softmaxAttention(rec, i, L, n, ropeRow);
-      rmsnorm(gpu, rec, { x: ws.x, n, w: L.postNorm, eps: c.rmsNormEps, y: ws.h });
-      rec = await this.mlp(rec, i, L, n);
+      if (L.kind === 'lightning') this.lightning(rec, i, L, n, inputNorm);
+      else this.softmaxAttention(rec, i, L, n, ropeRow, inputNorm);
+      // An MLP's first kernel folds the norm in when it is normedSwiglu or the router's matmul (a lone
+      // expert beside a shared one starts with expertSwiglu, whose bindings leave no room for it).
+      const postNorm = this.norm(rec, L.postNorm, n, this.denseMlp(L) || c.numExperts > 1);
+      rec = await this.mlp(rec, i, L, n, postNorm);
     }
     this.seq.position += n;
     return rec;
+  }
+
+  /**
+   * The RMSNorm of n rows of ws.x into ws.h: dispatched now, or where the adapter folds norms (foldsNorm)
+   * and the first kernel to read ws.h can fold it in (`folds`), returned for that kernel, which writes ws.h.
+   */
+  private norm(rec: Recorder, w: GpuTensor, n: number, folds: boolean): FoldedNorm | undefined {
+    const { gpu, ws, config: c } = this;
+    if (folds && foldsNorm(gpu, n)) return { w, eps: c.rmsNormEps, h: ws.h };
+    rmsnorm(gpu, rec, { x: ws.x, n, w, eps: c.rmsNormEps, y: ws.h });
+  }
+
+  /** A reader's input: ws.h, or with a folded norm ws.x and the norm. */
+  private normed(norm: FoldedNorm | undefined): { x: GPUBuffer; norm?: FoldedNorm } {
+    return norm ? { x: this.ws.x, norm } : { x: this.ws.h };
+  }
+
+  /** A layer's MLP is one expert without router or shared expert (its first kernel folds a norm in, as a router's matmul does). */
+  private denseMlp(L: LayerWeights): boolean {
+    return this.config.numExperts === 1 && !L.shared;
   }
 
   /** x ← alpha·(postnorm ? h : x) + beta·a, then a becomes the stream. */
@@ -502,9 +526,9 @@ export class Model {
     [ws.x, ws.a] = [ws.a, ws.x];
   }
 
-  private lightning(rec: Recorder, i: number, L: LayerWeights, n: number): void {
+  private lightning(rec: Recorder, i: number, L: LayerWeights, n: number, norm?: FoldedNorm): void {
     const { gpu, ws, config: c } = this;
-    matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv_proj, y: ws.qkv, act: 'silu' });
+    matmul(gpu, rec, { ...this.normed(norm), n, w: L.attn.qkv_proj, y: ws.qkv, act: 'silu' });
     const args = {
       qkv: ws.qkv,
       decay: this.decay[i]!,
@@ -523,7 +547,7 @@ export class Model {
     this.projectAndJoin(rec, ws.attn, L.attn.out_proj, n, c.linearAlpha, c.linearBeta);
   }
 
-  private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number, ropeRow: number): void {
+  private softmaxAttention(rec: Recorder, i: number, L: LayerWeights, n: number, ropeRow: number, norm?: FoldedNorm): void {
     const { gpu, ws, config: c } = this;
     const kvWidth = c.numKvHeads * c.headDim;
     // One matmul gives each token a q|k|v row; one pass turns its q and k heads and appends k and v
@@ -531,7 +555,7 @@ export class Model {
     const kCol = c.numHeads * c.headDim;
     const vCol = kCol + kvWidth;
     const stride = vCol + kvWidth;
-    matmul(gpu, rec, { x: ws.h, n, w: L.attn.qkv, y: ws.qkv });
+    matmul(gpu, rec, { ...this.normed(norm), n, w: L.attn.qkv, y: ws.qkv });
     const kv = this.kvCache(i, this.position + n);
     const pageTokens = this.pageTokens;
     if (n > 1) ropeAppend(gpu, rec, {
@@ -584,21 +608,22 @@ export class Model {
    * The MLP on ws.h joined into the stream. One expert and no shared one is a dense SwiGLU MLP: its
    * down projection takes the join, as the attention's output projection does.
    */
-  private async mlp(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
+  private async mlp(rec: Recorder, layer: number, L: LayerWeights, n: number, norm?: FoldedNorm): Promise<Recorder> {
     const { ws, config: c } = this;
-    if (c.numExperts === 1 && !L.shared) {
+    if (this.denseMlp(L)) {
       const [X] = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
-      expertSwiglu(this.gpu, rec, { ...this.denseRows(n), x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
+      if (norm) normedSwiglu(this.gpu, rec, { x: ws.x, w1: X.w1, w3: X.w3, u: ws.expertHidden, norm });
+      else expertSwiglu(this.gpu, rec, { ...this.denseRows(n), x: ws.h, w1: X.w1, w3: X.w3, u: ws.expertHidden });
       this.projectAndJoin(rec, ws.expertHidden, X.w2, n, c.mlpAlpha, c.mlpBeta);
       return rec;
     }
     if (this.routedDecode(L, n) && !L.shared) {
       // The join goes into the experts' down projection, as into an attention's output projection.
-      this.routedExperts(rec, L, n, { r: c.postnorm ? ws.h : ws.x, alpha: c.mlpAlpha, beta: c.mlpBeta });
+      this.routedExperts(rec, L, n, { r: c.postnorm ? ws.h : ws.x, alpha: c.mlpAlpha, beta: c.mlpBeta }, norm);
       [ws.x, ws.a] = [ws.a, ws.x];
       return rec;
     }
-    rec = await this.moe(rec, layer, L, n);
+    rec = await this.moe(rec, layer, L, n, norm);
     this.join(rec, n, c.mlpAlpha, c.mlpBeta);
     return rec;
   }
@@ -610,11 +635,11 @@ export class Model {
   }
 
   /** The router, then the chosen experts straight from its choices (no plan) into ws.a, or joined into the stream there. */
-  private routedExperts(rec: Recorder, L: LayerWeights, n: number, residual?: { r: GPUBuffer; alpha: number; beta: number }): void {
+  private routedExperts(rec: Recorder, L: LayerWeights, n: number, residual?: { r: GPUBuffer; alpha: number; beta: number }, norm?: FoldedNorm): void {
     const { gpu, ws, config: c } = this;
     const [X] = L.experts;
     const k = c.expertsPerToken;
-    this.route(rec, L, n);
+    this.route(rec, L, n, norm);
     expertSwigluRouted(gpu, rec, { x: ws.h, w1: X.w1, w3: X.w3, experts: c.numExperts, idx: ws.routeIdx, n, k, u: ws.expertHidden });
     expertDownRouted(gpu, rec, { u: ws.expertHidden, w2: X.w2, experts: c.numExperts, idx: ws.routeIdx, weight: ws.routeWeight, n, k, out: ws.a, residual });
   }
@@ -624,22 +649,22 @@ export class Model {
    * (ggml's mul_mat_id), then the optional shared expert. Resident experts are planned on the GPU and
    * dispatched indirectly: no round trip. Streamed experts need the choices on the CPU, to load them.
    */
-  private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<Recorder> {
+  private async moe(rec: Recorder, layer: number, L: LayerWeights, n: number, norm?: FoldedNorm): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
     const routed = this.routedDecode(L, n);
     // The routed kernels write every element of ws.a; the others add into it.
     if (!routed) rec.clear(ws.a, 0, n * c.hiddenSize * 4);
     if (routed) {
-      this.routedExperts(rec, L, n);
+      this.routedExperts(rec, L, n, undefined, norm);
     } else if (c.numExperts === 1) {
       const only = this.experts ? await this.experts.acquire(layer, [0]) : L.experts;
       this.runExperts(rec, only, [this.denseRows(n)], ws.ones);
     } else if (!this.experts) {
-      this.routeOnGpu(rec, L, n);
+      this.routeOnGpu(rec, L, n, norm);
       const rows = L.experts.map((_, e) => ({ tok: ws.planTok, runs: ws.runs, expert: e, args: ws.expertArgs, tokens: n }));
       this.runExperts(rec, L.experts, rows, ws.planWeight);
     } else {
-      const runs = await this.routeOnCpu(rec, layer, L, n);
+      const runs = await this.routeOnCpu(rec, layer, L, n, norm);
       // Streamed experts come in waves of at most one layer's slots; a wave is submitted before the
       // next one may overwrite its slots.
       const wave = this.experts.slotsPerLayer;
@@ -676,17 +701,17 @@ export class Model {
     });
   }
 
-  /** The router on ws.h: each token's k choices and weights into ws.routeIdx and ws.routeWeight. */
-  private route(rec: Recorder, L: LayerWeights, n: number): void {
+  /** The router on ws.h (or its norm folded in): each token's k choices and weights into ws.routeIdx and ws.routeWeight. */
+  private route(rec: Recorder, L: LayerWeights, n: number, norm?: FoldedNorm): void {
     const { gpu, ws, config: c } = this;
-    matmul(gpu, rec, { x: ws.h, n, w: L.router, y: ws.routerLogits });
+    matmul(gpu, rec, { ...this.normed(norm), n, w: L.router, y: ws.routerLogits });
     router(gpu, rec, { z: ws.routerLogits, n, experts: c.numExperts, k: c.expertsPerToken, idx: ws.routeIdx, weight: ws.routeWeight });
   }
 
-  private routeOnGpu(rec: Recorder, L: LayerWeights, n: number): void {
+  private routeOnGpu(rec: Recorder, L: LayerWeights, n: number, norm?: FoldedNorm): void {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
-    this.route(rec, L, n);
+    this.route(rec, L, n, norm);
     moePlan(gpu, rec, {
       idx: ws.routeIdx,
       weight: ws.routeWeight,
@@ -706,11 +731,11 @@ export class Model {
    * Routing on the GPU, its top-k choices read back (k ids and weights per token) and grouped by
    * expert on the CPU. Returns the rows of each chosen expert, in expert order.
    */
-  private async routeOnCpu(rec: Recorder, layer: number, L: LayerWeights, n: number): Promise<(ExpertRows & { count: number })[]> {
+  private async routeOnCpu(rec: Recorder, layer: number, L: LayerWeights, n: number, norm?: FoldedNorm): Promise<(ExpertRows & { count: number })[]> {
     const { gpu, ws, config: c } = this;
     const k = c.expertsPerToken;
     const E = c.numExperts;
-    this.route(rec, L, n);
+    this.route(rec, L, n, norm);
     const idxP = rec.read(ws.routeIdx, 0, n * k * 4);
     const wP = rec.read(ws.routeWeight, 0, n * k * 4);
     const next = this.prefetch === 'next' && layer + 1 < this.range.to ? this.predictNext(rec, layer + 1, n) : null;
@@ -772,19 +797,20 @@ export class Model {
 
   /** The greedy token after the last of n rows of ws.x, into slot `slot` of `out`. */
   private greedyPick(rec: Recorder, n: number, out: GPUBuffer, slot: number): void {
-    this.finalNorm(rec, n);
-    this.lmHead(rec, 1, n - 1);
+    this.lmHead(rec, 1, n - 1, this.finalNorm(rec, n - 1, 1));
     argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out, slot });
   }
 
-  /** Final norm of the first n rows of ws.x into ws.h. */
-  private finalNorm(rec: Recorder, n: number): void {
-    rmsnorm(this.gpu, rec, { x: this.ws.x, n, w: this.weights.norm!, eps: this.config.rmsNormEps, y: this.ws.h });
+  /** The final norm of rows row0 .. row0 + rows of ws.x into ws.h, or for one row folded into lm_head (returned for it). */
+  private finalNorm(rec: Recorder, row0: number, rows: number): FoldedNorm | undefined {
+    const w = this.weights.norm!;
+    if (foldsNorm(this.gpu, rows)) return { w, eps: this.config.rmsNormEps, h: this.ws.h };
+    rmsnorm(this.gpu, rec, { x: this.ws.x, n: row0 + rows, w, eps: this.config.rmsNormEps, y: this.ws.h });
   }
 
-  /** lm_head on `rows` normed rows of ws.h from `row0`, into ws.logits. */
-  private lmHead(rec: Recorder, rows: number, row0: number): void {
-    matmul(this.gpu, rec, { x: this.ws.h, x0: row0, n: rows, w: this.weights.lmHead!, y: this.ws.logits });
+  /** lm_head on `rows` normed rows of ws.h from `row0` (or of ws.x with the norm folded in), into ws.logits. */
+  private lmHead(rec: Recorder, rows: number, row0: number, norm?: FoldedNorm): void {
+    matmul(this.gpu, rec, { ...this.normed(norm), x0: row0, n: rows, w: this.weights.lmHead!, y: this.ws.logits });
   }
 
   /** Logits of `rows` rows from `row0`, read back in batches that fit the logits buffer. */
@@ -792,10 +818,10 @@ export class Model {
     const V = this.config.vocabSize;
     const out = new Float32Array(rows * V);
     const batch = this.ws.logitsFor(rows, rec);
-    this.finalNorm(rec, row0 + rows);
+    const norm = this.finalNorm(rec, row0, rows);
     for (let r = 0; r < rows; r += batch) {
       const m = Math.min(batch, rows - r);
-      this.lmHead(rec, m, row0 + r);
+      this.lmHead(rec, m, row0 + r, norm);
       const p = rec.read(this.ws.logits, 0, m * V * 4);
       rec.submit();
       out.set(new Float32Array(await p), r * V);

@@ -2,7 +2,7 @@ import { Params } from './params';
 import { shaderSource } from './shaders';
 
 const SLOT = 256; // minUniformBufferOffsetAlignment
-const SLOTS = 512; // a greedy chain of 8 stories260k steps (39 dispatches each) in one submit
+const SLOTS = 512; // a greedy chain of 8 stories260k steps (28 dispatches each, 39 on a GPU) in one submit
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec, so this module loads before Node's globals exist.
 const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80, INDIRECT: 0x100 } as const;
@@ -36,6 +36,8 @@ export interface KernelChoices {
   gemv: 'rows' | 'sliced';
   /** How the KV cache stores keys and values (src/gpu/attention.ts): f32, or f16 halves packed two a word. */
   kvFormat: KvFormat;
+  /** A decoded token's RMSNorm runs inside the kernel that first reads it (src/gpu/rmsnorm.ts foldsNorm), not in a dispatch of its own. */
+  foldNorm: boolean;
 }
 
 /** The host's CPU threads, which a CPU adapter runs workgroups on; Node's host sets it (Node 20 has no navigator). */
@@ -63,6 +65,9 @@ export type KvFormat = 'f32' | 'f16';
  *   context's attention reads its whole cache every token); software adapters (lavapipe has
  *   shader-f16 too) keep f32, which is exact to the reference. The packed halves need no feature, so
  *   both formats run on every adapter.
+ * - A CPU adapter folds a decoded token's RMSNorm into the kernel that reads it: the norm's own
+ *   dispatches cost stories260k a fifth of its decode time on SwiftShader, more than its readers'
+ *   extra pass over the row. On a GPU, every invocation of a sliced gemv would sum the whole row.
  */
 export function kernelChoices(info: GPUAdapterInfo | undefined, features?: ReadonlySet<string>): KernelChoices {
   const text = info ? `${info.vendor} ${info.architecture} ${info.description} ${info.device}` : '';
@@ -77,6 +82,7 @@ export function kernelChoices(info: GPUAdapterInfo | undefined, features?: Reado
     lanes: info?.subgroupMinSize || (cpu ? 4 : 32),
     threads: cpu ? host.threads : 0,
     kvFormat: !cpu && features?.has('shader-f16') ? 'f16' : 'f32',
+    foldNorm: cpu,
   };
 }
 
@@ -209,6 +215,12 @@ export class Gpu {
     return b;
   }
 
+  private spareBuffer: GPUBuffer | null = null;
+  /** A small buffer for a writable binding a pipeline's layout holds but its constants leave unused (it cannot repeat a read one). */
+  get spare(): GPUBuffer {
+    return (this.spareBuffer ??= this.buffer(16, 'unused binding'));
+  }
+
   /** A buffer holding `data` (padded to 4 bytes). */
   upload(data: ArrayBufferView, label: string): GPUBuffer {
     const buf = this.buffer(data.byteLength, label);
@@ -255,6 +267,7 @@ export class Gpu {
 
   destroy(): void {
     this.arena.destroy();
+    this.spareBuffer?.destroy();
     for (const b of this.staging) b.destroy();
     this.staging.length = 0;
   }

@@ -1,5 +1,6 @@
 import { type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
+import { foldedNormParts, type FoldedNorm } from './rmsnorm';
 import { scalesOf, weightConstants, type GpuTensor } from './tensor';
 
 export interface MatmulArgs {
@@ -13,6 +14,8 @@ export interface MatmulArgs {
   act?: 'silu';
   /** y = alpha·r + beta·(x·Wᵀ): the residual join fused in (r laid out as y; no act). */
   residual?: { r: GPUBuffer; alpha: number; beta: number };
+  /** x is the stream before this RMSNorm, which gemv folds in (foldsNorm), writing its output to norm.h. */
+  norm?: FoldedNorm;
 }
 
 /**
@@ -24,7 +27,9 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
   const entry = !one ? 'gemm' : gpu.choices.gemv === 'sliced' ? 'gemvSliced' : 'gemv';
-  const constants = { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0 };
+  if (a.norm && entry !== 'gemv') throw new Error(`${a.w.name}: a folded norm needs one token and gemv by rows`);
+  const norm = foldedNormParts(gpu, a.x, a.norm);
+  const constants = { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0, ...norm.constants };
   for (const part of a.w.parts) {
     const invocations = Math.ceil(part.rows / 4);
     const wg = gpu.spread(invocations);
@@ -37,9 +42,12 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
       .u32((a.yCol0 ?? 0) + part.row0)
       .u32(a.x0 ?? 0)
       .f32(a.residual?.alpha ?? 0)
-      .f32(a.residual?.beta ?? 0);
-    // Without a residual the binding is unused: bind x again rather than leave it out of the layout.
-    const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x];
+      .f32(a.residual?.beta ?? 0)
+      .f32(a.norm?.eps ?? 0);
+    // Without a residual its binding is unused: bind x again rather than leave it out of the layout. Only
+    // gemv writes a norm's h (its binding is in no other entry point's layout).
+    const [normW, h] = norm.bindings;
+    const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x, normW, entry === 'gemv' ? h : null];
     if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
     else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(invocations / wg));
     else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));

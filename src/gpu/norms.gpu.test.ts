@@ -9,8 +9,8 @@ import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './te
 describe('rmsnorm', () => {
   for (const variant of VARIANTS)
   for (const dtype of ['F32', 'F16', 'BF16'] as const)
-    for (const [n, dim] of [[1, 5], [7, 47], [3, 130], [2, 1001], [70, 33]]) // a workgroup a row under 64 rows, else an invocation
-      it(`${dtype} n=${n} dim=${dim}, workgroups of ${variant.choices.barrierWorkgroup}`, async () => {
+    for (const [n, dim] of [[1, 5], [7, 47], [3, 130], [2, 1001], [70, 33]]) // a workgroup a row under 64 rows (unless folding), else an invocation
+      it(`${dtype} n=${n} dim=${dim}, ${variant.choices.foldNorm ? 'an invocation a row' : `workgroups of ${variant.choices.barrierWorkgroup}`}`, async () => {
         const gpu = await testGpu(variant);
         const x = randn(n * dim, dim, 3);
         const { t, v } = await weight(gpu, randn(dim, 2), [dim], dtype);
@@ -23,7 +23,7 @@ describe('rmsnorm', () => {
 describe('lightningOutput (norm over all heads, then sigmoid gate)', () => {
   for (const variant of VARIANTS)
   for (const [n, dim] of [[1, 18], [5, 96], [4, 61], [1, 777], [65, 40]])
-    it(`n=${n} dim=${dim}, workgroups of ${variant.choices.barrierWorkgroup}`, async () => {
+    it(`n=${n} dim=${dim}, ${variant.choices.foldNorm ? 'an invocation a row' : `workgroups of ${variant.choices.barrierWorkgroup}`}`, async () => {
       const gpu = await testGpu(variant);
       const o = randn(n * dim, 9, 300); // pre-norm lightning outputs can be large
       const g = randn(n * dim, 10, 2);

@@ -26,10 +26,10 @@ export function testGpu(opts: { maxTensorPartBytes?: number; choices?: Partial<K
   return gpu;
 }
 
-/** The kernel variants every kernel test runs: both tile heights, both ways of widening bytes, both KV formats. */
+/** The kernel variants every kernel test runs: both tile heights, both ways of widening bytes, both KV formats, norms folded or not. */
 export const VARIANTS: { choices: Partial<KernelChoices> }[] = [
-  { choices: { tileRows: 1, unpackBytes: 1, barrierWorkgroup: 4, gemv: 'rows', attentionThreads: 256, lanes: 4, threads: 3, kvFormat: 'f32' } },
-  { choices: { tileRows: 64, unpackBytes: 0, barrierWorkgroup: 256, gemv: 'sliced', attentionThreads: 16384, lanes: 32, threads: 0, kvFormat: 'f16' } },
+  { choices: { tileRows: 1, unpackBytes: 1, barrierWorkgroup: 4, gemv: 'rows', attentionThreads: 256, lanes: 4, threads: 3, kvFormat: 'f32', foldNorm: true } },
+  { choices: { tileRows: 64, unpackBytes: 0, barrierWorkgroup: 256, gemv: 'sliced', attentionThreads: 16384, lanes: 32, threads: 0, kvFormat: 'f16', foldNorm: false } },
 ];
 
 /** Records with `body`, submits, and throws on any validation or out-of-memory error. */

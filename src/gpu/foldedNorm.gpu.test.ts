@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import * as ref from '../reference/ops';
+import { type KernelChoices } from './gpu';
+import { matmul } from './matmul';
+import { normedSwiglu } from './normedSwiglu';
+import { rmsnorm } from './rmsnorm';
+import { expertSwiglu } from './expertSwiglu';
+import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './testing';
+
+// Gemv by rows folds norms in (foldsNorm): the CPU variant, and the same with GPU tiles and workgroups of 64.
+const FOLDING: { choices: Partial<KernelChoices> }[] = [
+  VARIANTS[0],
+  { choices: { ...VARIANTS[0].choices, tileRows: 64, unpackBytes: 0, threads: 0 } },
+];
+const EPS = 1e-5;
+
+describe('an RMSNorm folded into its reader', () => {
+  // Every format, shape and norm format on the CPU variant, each format on two of the shapes; two on the other.
+  const SHAPES = [[7, 5, 0, 'F32'], [97, 66, 2, 'BF16'], [200, 300, 0, 'F16'], [45, 1001, 1, 'F32']] as const;
+  const MATMULS = (['F32', 'F16', 'BF16', 'int8', 'int4'] as const).flatMap((dtype, i) => [
+    { variant: FOLDING[0], dtype, shape: SHAPES[i % 4] },
+    { variant: FOLDING[0], dtype, shape: SHAPES[(i + 1) % 4] },
+  ]);
+  MATMULS.push({ variant: FOLDING[1], dtype: 'F16', shape: SHAPES[1] }, { variant: FOLDING[1], dtype: 'int4', shape: SHAPES[3] });
+  for (const { variant, dtype, shape: [k, rows, x0, normType] } of MATMULS)
+        it(`matmul ${dtype} k=${k} rows=${rows} x0=${x0}, norm ${normType}: the normed row and y, bit for bit rmsnorm + gemv, ${JSON.stringify(variant.choices)}`, async () => {
+          const gpu = await testGpu(variant);
+          const x = randn((x0 + 1) * k, k + rows, 2);
+          const g = await weight(gpu, randn(k, k, 1), [k], normType);
+          const { t, v } = await weight(gpu, randn(rows * k, rows, 0.3), [rows, k], dtype);
+          const xb = gpu.upload(x, 'x');
+          const [h, y, hSep, ySep] = [k, rows, k, rows].map((c, i) => gpu.buffer((x0 + 1) * c * 4, `out ${i}`));
+          await run(gpu, (rec) => {
+            matmul(gpu, rec, { x: xb, x0, n: 1, w: t, y, norm: { w: g.t, eps: EPS, h } });
+            rmsnorm(gpu, rec, { x: xb, n: x0 + 1, w: g.t, eps: EPS, y: hSep });
+            matmul(gpu, rec, { x: hSep, x0, n: 1, w: t, y: ySep });
+          });
+          const wantH = ref.rmsnorm(x.subarray(x0 * k), 1, k, g.v, EPS);
+          const gotH = await readF32(gpu, h, k, x0 * k);
+          expect(maxAbsDiff(gotH, wantH)).toBeLessThan(1e-5);
+          const gotY = await readF32(gpu, y, rows);
+          expect(maxAbsDiff(gotY, ref.matmul(wantH, 1, k, v, rows))).toBeLessThan(1e-4);
+          // The same bits as the norm's own dispatch followed by gemv: prefill and decode agree exactly.
+          expect(Array.from(gotH)).toEqual(Array.from(await readF32(gpu, hSep, k, x0 * k)));
+          expect(Array.from(gotY)).toEqual(Array.from(await readF32(gpu, ySep, rows)));
+        });
+
+  const SWIGLUS = [
+    { variant: FOLDING[0], dtype: 'BF16', hidden: 33, inter: 21, stack: { index: 0, count: 1 } },
+    { variant: FOLDING[0], dtype: 'int8', hidden: 64, inter: 50, stack: { index: 1, count: 3 } },
+    { variant: FOLDING[0], dtype: 'int4', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
+    { variant: FOLDING[1], dtype: 'int8', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
+  ] as const;
+  for (const { variant, dtype, hidden, inter, stack } of SWIGLUS)
+        it(`normedSwiglu ${dtype} hidden=${hidden} inter=${inter}, expert ${stack.index} of ${stack.count}: bit for bit rmsnorm + expertSwiglu, ${JSON.stringify(variant.choices)}`, async () => {
+          const gpu = await testGpu(variant);
+          const rows = inter * stack.count;
+          const x = randn(hidden, hidden + inter, 2);
+          const g = await weight(gpu, randn(hidden, 3, 1), [hidden], 'BF16');
+          const w1 = await weight(gpu, randn(rows * hidden, 4, 0.3), [rows, hidden], dtype);
+          const w3 = await weight(gpu, randn(rows * hidden, 5, 0.3), [rows, hidden], dtype);
+          const xb = gpu.upload(x, 'x');
+          const [h, u, hSep, uSep] = [hidden, inter, hidden, inter].map((c, i) => gpu.buffer(c * 4, `out ${i}`));
+          const dense = { tok: gpu.upload(new Uint32Array([0]), 'tok'), runs: gpu.upload(new Uint32Array([0, 1]), 'runs'), expert: 0, count: 1, tokens: 1 };
+          await run(gpu, (rec) => {
+            normedSwiglu(gpu, rec, { x: xb, w1: w1.t, w3: w3.t, u, stack, norm: { w: g.t, eps: EPS, h } });
+            rmsnorm(gpu, rec, { x: xb, n: 1, w: g.t, eps: EPS, y: hSep });
+            expertSwiglu(gpu, rec, { ...dense, x: hSep, w1: w1.t, w3: w3.t, u: uSep, stack });
+          });
+          const wantH = ref.rmsnorm(x, 1, hidden, g.v, EPS);
+          const part = (w: Float32Array) => w.subarray(stack.index * inter * hidden, (stack.index + 1) * inter * hidden);
+          const a = ref.matmul(wantH, 1, hidden, part(w1.v), inter);
+          const b = ref.matmul(wantH, 1, hidden, part(w3.v), inter);
+          const gotH = await readF32(gpu, h, hidden);
+          const gotU = await readF32(gpu, u, inter);
+          expect(maxAbsDiff(gotH, wantH)).toBeLessThan(1e-5);
+          expect(maxAbsDiff(gotU, a.map((z, i) => ref.silu(z) * b[i]))).toBeLessThan(1e-4);
+          expect(Array.from(gotH)).toEqual(Array.from(await readF32(gpu, hSep, hidden)));
+          expect(Array.from(gotU)).toEqual(Array.from(await readF32(gpu, uSep, inter)));
+        });
+
+  it('matmul refuses a folded norm where gemv is sliced (every invocation would sum the row)', async () => {
+    const gpu = await testGpu(VARIANTS[1]);
+    const g = await weight(gpu, randn(8, 1), [8], 'F32');
+    const { t } = await weight(gpu, randn(40, 2), [5, 8], 'F32');
+    const x = gpu.upload(randn(8, 3), 'x');
+    const rec = gpu.recorder();
+    expect(() => matmul(gpu, rec, { x, n: 1, w: t, y: gpu.buffer(20, 'y'), norm: { w: g.t, eps: EPS, h: gpu.buffer(32, 'h') } })).toThrow(/gemv by rows/);
+  });
+});
