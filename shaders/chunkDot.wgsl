@@ -10,7 +10,7 @@ fn xQuad(i: u32) -> vec4f {
   return vec4f(xAt(i), xAt(i + 1u), xAt(i + 2u), xAt(i + 3u));
 }
 
-// The activations of one whole chunk starting at x[i].
+// The activations of one whole chunk starting at xAt(i).
 fn chunkX(i: u32) -> ChunkX {
   var xs: ChunkX;
   xs.a[0] = xQuad(i);

@@ -1,7 +1,7 @@
 // The first half of a dense MLP (one expert, no router) for one decoded token, its RMSNorm folded in
 // (foldedNorm.wgsl, NORM = 1): u[i] = SiLU(h·W1[i])·(h·W3[i]) with h = RMSNorm(x), which it also
-// writes. As expertSwiglu's decode: an invocation owns 4 rows a quarter of them apart. Its own entry
-// point, as expertSwiglu's already has the 8 storage bindings a device is sure to allow.
+// writes. As expertSwiglu's decode: an invocation owns 4 rows a quarter of them apart. A shader of its
+// own: expertSwiglu's main entry point already uses the 8 storage bindings a device is sure to allow.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 

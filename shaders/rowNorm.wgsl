@@ -5,8 +5,8 @@
 //     norms fold into their readers, which sum a row the same way);
 //   row: a workgroup a row, its invocations on strided channels, their Σx² parts added in a tree in
 //     workgroup memory (decode: one row left to one invocation would run M1's 6144 channels in series
-//     on a GPU). WG is the adapter's barrier workgroup (gpu.ts: 4 on SwiftShader, whose barriers
-//     switch between its groups of 4 lanes, 256 on a GPU), a power of two.
+//     on a GPU; CPU adapters fold norms, so they take `rows`). WG is the adapter's barrier workgroup
+//     (gpu.ts), a power of two.
 override WG: u32 = 256u;
 var<workgroup> partSums: array<f32, WG>;
 #include "rms.wgsl"

@@ -87,6 +87,6 @@ fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
 // xb, into routed row r of u.
 fn decodeRows(first: u32, i: u32, xb: u32, r: u32) {
   let q = (p.inter + 3u) / 4u;
-  let h = swiglu4(quarterRows(first, i, p.inter), xb);
-  for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[r * p.inter + i + m * q] = h[m]; }
+  let v = swiglu4(quarterRows(first, i, p.inter), xb);
+  for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[r * p.inter + i + m * q] = v[m]; }
 }

@@ -479,13 +479,13 @@ export class Model {
     for (let i = this.range.from; i < this.range.to; i++) {
       const L = this.weights.layers[i]!;
       // Layer-ahead prefetch reads ws.h before attention does: the norm cannot wait for attention's first matmul.
-      const inputNorm = this.norm(rec, L.inputNorm, n, this.prefetch !== 'layer');
+      const inputNorm = this.norm(rec, L.inputNorm, n, this.prefetch === 'layer' ? 0 : (L.kind === 'lightning' ? L.attn.qkv_proj : L.attn.qkv).shape[0]);
       if (this.prefetch === 'layer') this.predictExperts(rec, i, n);
       if (L.kind === 'lightning') this.lightning(rec, i, L, n, inputNorm);
       else this.softmaxAttention(rec, i, L, n, ropeRow, inputNorm);
       // An MLP's first kernel folds the norm in when it is normedSwiglu or the router's matmul (a lone
       // expert beside a shared one starts with expertSwiglu, whose bindings leave no room for it).
-      const postNorm = this.norm(rec, L.postNorm, n, this.denseMlp(L) || c.numExperts > 1);
+      const postNorm = this.norm(rec, L.postNorm, n, this.denseMlp(L) ? c.intermediateSize : c.numExperts > 1 ? c.numExperts : 0);
       rec = await this.mlp(rec, i, L, n, postNorm);
     }
     this.seq.position += n;
@@ -493,13 +493,14 @@ export class Model {
   }
 
   /**
-   * The RMSNorm of n rows of ws.x into ws.h: dispatched now, or where the adapter folds norms (foldsNorm)
-   * and the first kernel to read ws.h can fold it in (`folds`), returned for that kernel, which writes ws.h.
+   * The RMSNorm of n rows of ws.x into ws.h (or of the first `normRows`): dispatched now, or where the
+   * first kernel to read ws.h (of `readerRows` weight rows; 0: one that cannot) folds it in (foldsNorm),
+   * returned for that kernel, which writes ws.h.
    */
-  private norm(rec: Recorder, w: GpuTensor, n: number, folds: boolean): FoldedNorm | undefined {
+  private norm(rec: Recorder, w: GpuTensor, n: number, readerRows: number, normRows = n): FoldedNorm | undefined {
     const { gpu, ws, config: c } = this;
-    if (folds && foldsNorm(gpu, n)) return { w, eps: c.rmsNormEps, h: ws.h };
-    rmsnorm(gpu, rec, { x: ws.x, n, w, eps: c.rmsNormEps, y: ws.h });
+    if (readerRows > 0 && foldsNorm(gpu, n, readerRows, c.hiddenSize)) return { w, eps: c.rmsNormEps, h: ws.h };
+    rmsnorm(gpu, rec, { x: ws.x, n: normRows, w, eps: c.rmsNormEps, y: ws.h });
   }
 
   /** A reader's input: ws.h, or with a folded norm ws.x and the norm. */
@@ -801,11 +802,9 @@ export class Model {
     argmax(this.gpu, rec, { logits: this.ws.logits, offset: 0, count: this.config.vocabSize, out, slot });
   }
 
-  /** The final norm of rows row0 .. row0 + rows of ws.x into ws.h, or for one row folded into lm_head (returned for it). */
+  /** The final norm of rows ..row0 + rows of ws.x into ws.h, or of one row folded into lm_head (returned for it). */
   private finalNorm(rec: Recorder, row0: number, rows: number): FoldedNorm | undefined {
-    const w = this.weights.norm!;
-    if (foldsNorm(this.gpu, rows)) return { w, eps: this.config.rmsNormEps, h: this.ws.h };
-    rmsnorm(this.gpu, rec, { x: this.ws.x, n: row0 + rows, w, eps: this.config.rmsNormEps, y: this.ws.h });
+    return this.norm(rec, this.weights.norm!, rows, this.config.vocabSize, row0 + rows);
   }
 
   /** lm_head on `rows` normed rows of ws.h from `row0` (or of ws.x with the norm folded in), into ws.logits. */

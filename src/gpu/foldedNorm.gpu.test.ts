@@ -5,6 +5,7 @@ import { matmul } from './matmul';
 import { normedSwiglu } from './normedSwiglu';
 import { rmsnorm } from './rmsnorm';
 import { expertSwiglu } from './expertSwiglu';
+import { shaderSource } from './shaders';
 import { maxAbsDiff, randn, readF32, run, testGpu, VARIANTS, weight } from './testing';
 
 // Gemv by rows folds norms in (foldsNorm): the CPU variant, and the same with GPU tiles and workgroups of 64.
@@ -45,18 +46,20 @@ describe('an RMSNorm folded into its reader', () => {
           expect(Array.from(gotY)).toEqual(Array.from(await readF32(gpu, ySep, rows)));
         });
 
+  // hidden 5, inter 37: more invocations (10) than channels, each writing at most one of h.
   const SWIGLUS = [
-    { variant: FOLDING[0], dtype: 'BF16', hidden: 33, inter: 21, stack: { index: 0, count: 1 } },
-    { variant: FOLDING[0], dtype: 'int8', hidden: 64, inter: 50, stack: { index: 1, count: 3 } },
-    { variant: FOLDING[0], dtype: 'int4', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
-    { variant: FOLDING[1], dtype: 'int8', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
+    { variant: FOLDING[0], dtype: 'BF16', normType: 'BF16', hidden: 33, inter: 21, stack: { index: 0, count: 1 } },
+    { variant: FOLDING[0], dtype: 'int8', normType: 'BF16', hidden: 64, inter: 50, stack: { index: 1, count: 3 } },
+    { variant: FOLDING[0], dtype: 'int4', normType: 'F16', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
+    { variant: FOLDING[0], dtype: 'F32', normType: 'F32', hidden: 5, inter: 37, stack: { index: 0, count: 1 } },
+    { variant: FOLDING[1], dtype: 'int8', normType: 'BF16', hidden: 130, inter: 7, stack: { index: 2, count: 3 } },
   ] as const;
-  for (const { variant, dtype, hidden, inter, stack } of SWIGLUS)
-        it(`normedSwiglu ${dtype} hidden=${hidden} inter=${inter}, expert ${stack.index} of ${stack.count}: bit for bit rmsnorm + expertSwiglu, ${JSON.stringify(variant.choices)}`, async () => {
+  for (const { variant, dtype, normType, hidden, inter, stack } of SWIGLUS)
+        it(`normedSwiglu ${dtype} hidden=${hidden} inter=${inter}, expert ${stack.index} of ${stack.count}, norm ${normType}: bit for bit rmsnorm + expertSwiglu, ${JSON.stringify(variant.choices)}`, async () => {
           const gpu = await testGpu(variant);
           const rows = inter * stack.count;
           const x = randn(hidden, hidden + inter, 2);
-          const g = await weight(gpu, randn(hidden, 3, 1), [hidden], 'BF16');
+          const g = await weight(gpu, randn(hidden, 3, 1), [hidden], normType);
           const w1 = await weight(gpu, randn(rows * hidden, 4, 0.3), [rows, hidden], dtype);
           const w3 = await weight(gpu, randn(rows * hidden, 5, 0.3), [rows, hidden], dtype);
           const xb = gpu.upload(x, 'x');
@@ -79,12 +82,50 @@ describe('an RMSNorm folded into its reader', () => {
           expect(Array.from(gotU)).toEqual(Array.from(await readF32(gpu, uSep, inter)));
         });
 
-  it('matmul refuses a folded norm where gemv is sliced (every invocation would sum the row)', async () => {
-    const gpu = await testGpu(VARIANTS[1]);
-    const g = await weight(gpu, randn(8, 1), [8], 'F32');
-    const { t } = await weight(gpu, randn(40, 2), [5, 8], 'F32');
-    const x = gpu.upload(randn(8, 3), 'x');
-    const rec = gpu.recorder();
-    expect(() => matmul(gpu, rec, { x, n: 1, w: t, y: gpu.buffer(20, 'y'), norm: { w: g.t, eps: EPS, h: gpu.buffer(32, 'h') } })).toThrow(/gemv by rows/);
+  it('a weight in row parts, SiLU, a column offset: each part norms the row again; the other rows of h stay as they were', async () => {
+    const [k, rows, x0, n] = [9, 23, 1, 3];
+    const gpu = await testGpu({ ...FOLDING[0], maxTensorPartBytes: 5 * 32 }); // rows of 9 bf16 are two 16-byte chunks: 5 rows a part
+    const x = randn(n * k, 31, 2);
+    const g = await weight(gpu, randn(k, 32, 1), [k], 'F32');
+    const { t, v } = await weight(gpu, randn(rows * k, 33, 0.3), [rows, k], 'BF16');
+    expect(t.parts.length).toBe(5);
+    const xb = gpu.upload(x, 'x');
+    const sentinel = new Float32Array(n * k).fill(7);
+    const h = gpu.upload(sentinel, 'h');
+    const [y, hSep, ySep] = [rows + 2, k, rows + 2].map((c, i) => gpu.buffer(n * c * 4, `out ${i}`));
+    const args = { x0, n: 1, w: t, yStride: rows + 2, yCol0: 1, act: 'silu' as const };
+    await run(gpu, (rec) => {
+      matmul(gpu, rec, { ...args, x: xb, y, norm: { w: g.t, eps: EPS, h } });
+      rmsnorm(gpu, rec, { x: xb, n, w: g.t, eps: EPS, y: hSep });
+      matmul(gpu, rec, { ...args, x: hSep, y: ySep });
+    });
+    const gotH = await readF32(gpu, h, n * k);
+    const wantH = ref.rmsnorm(x.subarray(x0 * k, (x0 + 1) * k), 1, k, g.v, EPS);
+    expect(maxAbsDiff(gotH.subarray(x0 * k, (x0 + 1) * k), wantH)).toBeLessThan(1e-5);
+    expect([...gotH.subarray(0, x0 * k), ...gotH.subarray((x0 + 1) * k)]).toEqual([...sentinel.subarray(k)]);
+    const gotY = await readF32(gpu, y, rows + 2);
+    expect(maxAbsDiff(gotY.subarray(1, rows + 1), ref.matmul(wantH, 1, k, v, rows).map(ref.silu))).toBeLessThan(1e-5);
+    expect(Array.from(gotY.subarray(1, rows + 1))).toEqual(Array.from((await readF32(gpu, ySep, rows + 2)).subarray(1, rows + 1)));
+  });
+
+  it('matmul refuses a folded norm where it cannot fold it: gemv sliced (every invocation would sum the row), more than one token, a residual join', async () => {
+    const [k, rows] = [8, 5];
+    const g = (gpu: Awaited<ReturnType<typeof testGpu>>) => weight(gpu, randn(k, 1), [k], 'F32');
+    for (const [variant, n, residual] of [[VARIANTS[1], 1, false], [FOLDING[0], 2, false], [FOLDING[0], 1, true]] as const) {
+      const gpu = await testGpu(variant);
+      const { t } = await weight(gpu, randn(rows * k, 2), [rows, k], 'F32');
+      const x = gpu.upload(randn(n * k, 3), 'x');
+      const norm = { w: (await g(gpu)).t, eps: EPS, h: gpu.buffer(n * k * 4, 'h') };
+      const rec = gpu.recorder();
+      const res = residual ? { r: gpu.buffer(rows * 4, 'r'), alpha: 1, beta: 1 } : undefined;
+      expect(() => matmul(gpu, rec, { x, n, w: t, y: gpu.buffer(n * rows * 4, 'y'), norm, residual: res })).toThrow(n > 1 || variant === VARIANTS[1] ? /gemv by rows/ : /no residual join/);
+    }
+  });
+
+  it('each shader file is included once, includes within includes too', () => {
+    const source = shaderSource('matmul');
+    expect(source.match(/fn sumSquares\(/g)).toHaveLength(1); // rms.wgsl, through foldedNorm.wgsl
+    expect(source.match(/fn elementIn\(/g)).toHaveLength(1);
+    expect(source).not.toMatch(/#include/);
   });
 });

@@ -24,7 +24,7 @@ export interface KernelChoices {
   tileRows: 1 | 64;
   /** How int8/int4 bytes are widened (shaders/chunkDot.wgsl): 1 = unpack builtins, 0 = integer operations. */
   unpackBytes: 0 | 1;
-  /** Most invocations in a workgroup that synchronises with barriers (argmax, the norms' row sums). */
+  /** Most invocations in a workgroup that synchronises with barriers (argmax, moePlan, the norms' row sums where norms are not folded). */
   barrierWorkgroup: number;
   /** Invocations attention aims to keep in flight, splitting the keys when there are few queries (decode). */
   attentionThreads: number;

@@ -19,7 +19,7 @@ export interface MatmulArgs {
 }
 
 /**
- * y = act(x·Wᵀ), one dispatch per row part of W: for one token gemv (4 rows an invocation, ⌈rows/4⌉ apart, in
+ * y = act(x·Wᵀ) (or act(RMSNorm(x)·Wᵀ) with a folded norm, each part's dispatch norming the row again), one dispatch per row part of W: for one token gemv (4 rows an invocation, ⌈rows/4⌉ apart, in
  * workgroups spread over a CPU adapter's threads) or gemvSliced
  * (16 rows a workgroup, k split 16 ways), as the adapter's kernel choices say; gemm for more (4 tokens).
  */
@@ -27,7 +27,12 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const [rows, k] = a.w.shape;
   const one = a.n === 1;
   const entry = !one ? 'gemm' : gpu.choices.gemv === 'sliced' ? 'gemvSliced' : 'gemv';
-  if (a.norm && entry !== 'gemv') throw new Error(`${a.w.name}: a folded norm needs one token and gemv by rows`);
+  if (a.norm) {
+    if (entry !== 'gemv') throw new Error(`${a.w.name}: a folded norm needs one token and gemv by rows`);
+    if (a.norm.w.shape[0] !== k) throw new Error(`${a.w.name}: a folded norm ${a.norm.w.name} of ${a.norm.w.shape[0]} channels for rows of ${k}`);
+    // h is written while x, y and the residual are bound: one buffer cannot be both.
+    if (a.residual || a.norm.h === a.x || a.norm.h === a.y) throw new Error(`${a.w.name}: a folded norm's h must be a buffer of its own, with no residual join`);
+  }
   const norm = foldedNormParts(gpu, a.x, a.norm);
   const constants = { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0, ...norm.constants };
   for (const part of a.w.parts) {

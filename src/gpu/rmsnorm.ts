@@ -18,9 +18,23 @@ export interface FoldedNorm {
   h: GPUBuffer;
 }
 
-/** Whether the norm of n rows goes into its reader (KernelChoices.foldNorm: one decoded token, gemv by rows). */
-export function foldsNorm(gpu: Gpu, n: number): boolean {
-  return n === 1 && gpu.choices.foldNorm && gpu.choices.gemv === 'rows';
+/** Whether the adapter folds one-token norms into their readers (KernelChoices.foldNorm, with gemv by rows). */
+export function foldingNorms(gpu: Gpu): boolean {
+  return gpu.choices.foldNorm && gpu.choices.gemv === 'rows';
+}
+
+/**
+ * Each invocation of a reader that folds a norm in passes over the row twice more (its squares, and
+ * the weight with every activation), so a reader folds it in only where its invocations (one per 4 of
+ * its `rows`) times the row's k channels stay within this: on SwiftShader, stories260k's readers (up to
+ * 128 × 64) gained from it and tiny-hybrid-stories' (up to 128 × 128) broke even, where an M1-sized
+ * projection (4,608 × 6,144) would spend far more than the dispatch it saves.
+ */
+const FOLD_WORK = 1 << 14;
+
+/** Whether the norm of n rows goes into the reader of `rows` × k weights that first reads it (one decoded token). */
+export function foldsNorm(gpu: Gpu, n: number, rows: number, k: number): boolean {
+  return n === 1 && foldingNorms(gpu) && Math.ceil(rows / 4) * k <= FOLD_WORK;
 }
 
 /** The constants and bindings (normW, h) of a folded norm, or of none: then x and a spare buffer, unused. */
@@ -33,10 +47,11 @@ export function foldedNormParts(gpu: Gpu, x: GPUBuffer, norm: FoldedNorm | undef
  * Dispatches a row norm (rmsnorm, lightningOutput) over n rows: a workgroup a row while the rows are
  * too few to fill one workgroup of 64 (decode), else an invocation a row (on SwiftShader a workgroup a
  * row cost a fifth of a 69-token prefill). Where norms are folded into their readers, always an
- * invocation a row: the readers sum a row that way, so prefill and decode give the same bits.
+ * invocation a row, as they sum it: a token's norm then has the same bits whether its reader folded it
+ * or not, and in prefill and decode.
  */
 export function normRows(gpu: Gpu, rec: Recorder, shader: string, w: GpuTensor, n: number, params: Params, bindings: GPUBuffer[]): void {
-  const one = n < 64 && !gpu.choices.foldNorm;
+  const one = n < 64 && !foldingNorms(gpu);
   const pipeline = gpu.pipeline(shader, { WDTYPE: WDTYPE[w.dtype], WG: gpu.choices.barrierWorkgroup }, one ? 'row' : 'rows');
   rec.dispatch(pipeline, params, bindings, ...(one ? grid(n, 1) : grid(n, 64)));
 }

@@ -11,16 +11,16 @@ const byName = new Map(Object.entries(files).map(([path, code]) => [path.slice(p
 export function shaderSource(name: string): string {
   const code = byName.get(`${name}.wgsl`);
   if (code === undefined) throw new Error(`no shader shaders/${name}.wgsl`);
-  return expand(name, code, new Set());
+  return expand(`${name}.wgsl`, code, new Set());
 }
 
 /** Includes within includes are expanded too, each file once (a second include of it is dropped). */
-function expand(name: string, code: string, seen: Set<string>): string {
+function expand(file: string, code: string, seen: Set<string>): string {
   return code.replace(/^#include "([\w.]+)"$/gm, (_, inc: string) => {
     const text = byName.get(inc);
-    if (text === undefined) throw new Error(`shaders/${name}.wgsl includes missing ${inc}`);
+    if (text === undefined) throw new Error(`shaders/${file} includes missing ${inc}`);
     if (seen.has(inc)) return '';
     seen.add(inc);
-    return expand(name, text, seen);
+    return expand(inc, text, seen);
   });
 }
