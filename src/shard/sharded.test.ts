@@ -97,10 +97,14 @@ for (const [name, make] of Object.entries(CASES)) {
       await check({ devices: 2 }, '2 devices');
     });
 
+    // Streamed experts and shard processes on the two golden MoE shapes would test the same paths twice:
+    // the f32 one is split over devices only; stories260k, with one expert, streams nothing worth a case.
+    if (name === 'tiny_odd_heads_bf16' || name === 'tiny-hybrid-stories')
     test('2 local devices, experts streamed through half-size caches with next-layer prefetch', async () => {
       await check({ devices: 2 }, '2 devices, streamed experts', { expertBudget: 0.5, prefetch: 'next' });
     });
 
+    if (name !== 'tiny_pow2_f32')
     test('a local device and a shard process', async () => {
       const L = ckpt.config.numLayers;
       const mid = Math.ceil(L / 2);
