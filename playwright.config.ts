@@ -24,7 +24,8 @@ export default defineConfig({
     { name: 'dev', use: { baseURL: `http://localhost:${PORTS.dev}` }, testIgnore: ['consumer.spec.ts', 'unsupported.spec.ts'] },
     // The production build serves only its own files: the demo on its embedded model, and (from
     // dist/demo, by a server of the test's own) browsers that cannot run it.
-    // Tests tagged @page-logic check the page's own wiring, which the build does not change: dev only.
+    // Tests tagged @page-logic check logic the build does not change (the page's own wiring, the store
+    // behind a reload): dev only.
     { name: 'preview', use: { baseURL: `http://localhost:${PORTS.preview}` }, testMatch: ['demo.spec.ts', 'unsupported.spec.ts'], grepInvert: /@page-logic/ },
     // `npm pack` installed into a scratch Vite app and a scratch Node project (it starts their servers itself).
     { name: 'consumer', testMatch: 'consumer.spec.ts' },

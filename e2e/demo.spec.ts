@@ -115,7 +115,7 @@ test('Stop ends a reply within a token and the engine goes on; Load during a rep
   await expect(status(page)).toHaveText('Generated.', { timeout: 60_000 });
 });
 
-test('a reload loads the default model from IndexedDB: no weight bytes over the network', async ({ page }) => {
+test('a reload loads the default model from IndexedDB: no weight bytes over the network @page-logic', async ({ page }) => {
   const weights = weightRequests(page);
   await page.goto('/');
   await ready(page);

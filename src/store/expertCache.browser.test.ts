@@ -5,9 +5,10 @@ import { EXPERT_SETTINGS, sharedBytes, sharedJson, sharedSource } from '../engin
 import { Model } from '../engine/model';
 import { openCheckpoint, type Checkpoint } from '../model/checkpoint';
 
-const budgets = [1, 0.5, 0.25];
+// stories260k has one expert a layer, so every budget keeps it in the layer's one slot: one budget runs.
+const budgets = [0.25];
 
-describe('stories260k greedy continuations are the same at every expert budget', () => {
+describe('stories260k greedy continuations are the same with its expert streamed', () => {
   it('all five prompts, 64 tokens', async () => {
     const expected = await sharedJson('models/stories260k/expected.json');
     const ckpt = await openCheckpoint(sharedSource('models/stories260k'));

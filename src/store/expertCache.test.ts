@@ -34,7 +34,8 @@ describe('streamed experts give the logits of the fully resident model', () => {
       const opts = { prefillChunk: 64 };
       const want = await run(await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), opts));
       expect(maxAbsDiff(want, golden)).toBeLessThan(manifest.tolerance.fp32_runtime.logits_max_abs_diff);
-      for (const [budget, prefetch] of EXPERT_SETTINGS) {
+      // A cache holding every expert (budget 1) is the browser test's case (expertCache.browser.test.ts).
+      for (const [budget, prefetch] of EXPERT_SETTINGS.filter(([b]) => b < 1)) {
         const model = await Model.fromCheckpoint(ckpt, await nodeGpuDevice(), { ...opts, expertBudget: budget, prefetch });
         const stats = model.experts!.stats;
         expect(await run(model)).toEqual(want); // bit for bit: same experts, same order
