@@ -22,7 +22,7 @@ override RESIDUAL: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>; // [n, yStride] f32
 @group(0) @binding(4) var<storage, read> ws: array<u32>;      // tiled block scales (int8, int4)
 @group(0) @binding(5) var<storage, read> res: array<f32>;     // [n, yStride] f32: r of the residual join
-@group(0) @binding(6) var<storage, read> normW: array<u32>;   // NORM: [k] packed NDTYPE, the folded norm's weight
+@group(0) @binding(6) var<storage, read> normW: array<f32>;   // NORM: [k] f32, the folded norm's weight
 @group(0) @binding(7) var<storage, read_write> h: array<f32>; // NORM: [x0 + n, k] f32, the normed rows
 #include "foldedNorm.wgsl"
 

@@ -14,7 +14,7 @@ struct Params { hidden: u32, inter: u32, expert: u32, rows: u32, row0: u32, k: u
 @group(0) @binding(4) var<storage, read_write> u: array<f32>; // [inter] f32
 @group(0) @binding(5) var<storage, read> ws1: array<u32>;     // W1's tiled block scales (int8, int4)
 @group(0) @binding(6) var<storage, read> ws3: array<u32>;     // W3's tiled block scales (int8, int4)
-@group(0) @binding(7) var<storage, read> normW: array<u32>;   // [hidden] packed NDTYPE, the norm's weight
+@group(0) @binding(7) var<storage, read> normW: array<f32>;   // [hidden] f32, the norm's weight
 @group(0) @binding(8) var<storage, read_write> h: array<f32>; // [hidden] f32, the normed row
 #include "foldedNorm.wgsl"
 #include "swiglu.wgsl"

@@ -13,27 +13,20 @@ override TILE_ROWS: u32 = 64u;
 override CHUNK: u32 = select(select(select(4u, 8u, WDTYPE == 1u || WDTYPE == 2u), 16u, WDTYPE == 3u), 32u, WDTYPE == 4u);
 override QUADS: u32 = CHUNK / 4u;
 
-// Element i of a flat vector of the float format `dtype` (0, 1, 2), given the word that holds it.
-fn wordIn(dtype: u32, i: u32) -> u32 {
-  return select(i >> 1u, i, dtype == 0u);
+// Element i of a flat vector, given the word that holds it (float formats).
+fn wordOf(i: u32) -> u32 {
+  return select(i >> 1u, i, WDTYPE == 0u);
 }
-fn elementIn(dtype: u32, word: u32, i: u32) -> f32 {
-  if (dtype == 0u) {
+fn unpackW(word: u32, i: u32) -> f32 {
+  if (WDTYPE == 0u) {
     return bitcast<f32>(word);
   }
   let high = (i & 1u) == 1u;
-  if (dtype == 1u) {
+  if (WDTYPE == 1u) {
     let pair = unpack2x16float(word);
     return select(pair.x, pair.y, high);
   }
   return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high));
-}
-// The same in WDTYPE.
-fn wordOf(i: u32) -> u32 {
-  return wordIn(WDTYPE, i);
-}
-fn unpackW(word: u32, i: u32) -> f32 {
-  return elementIn(WDTYPE, word, i);
 }
 
 // Chunks of a row of k elements.

@@ -2,7 +2,9 @@ import type { AttnKind, LayerRange } from '../model/config';
 import { expertTensorNames, type Checkpoint } from '../model/checkpoint';
 import { ALONE, type ExpertStack } from '../gpu/expertSwiglu';
 import type { Gpu } from '../gpu/gpu';
+import { foldingNorms } from '../gpu/rmsnorm';
 import { uploadTensor, destroyTensor, type GpuTensor, type StoredWeightDType } from '../gpu/tensor';
+import { decode } from '../model/dtype';
 import { imageLayout } from '../gpu/weightImage';
 import { isQuantized, type QuantFormat } from '../model/quantize';
 import { stackMatrices, storedMatrix, uploadStoredMatrix, type StoredMatrix } from './matrices';
@@ -87,6 +89,15 @@ export async function uploadWeights(
     if (!info) throw new Error(`${ckpt.name}: missing tensor ${name}`); // checkTensors has already named it
     return done(await uploadTensor(gpu, name, info.dtype.toLowerCase() as StoredWeightDType, info.shape, (o, n) => ckpt.read(name, o, n)), info.byteLength);
   };
+  // Where norms fold into their readers (foldingNorms), a norm's weight is widened to f32 as it loads
+  // (exactly): every reader multiplies each activation by it, and a plain f32 load keeps their shaders small.
+  const getNorm = async (name: string): Promise<GpuTensor> => {
+    const info = ckpt.tensors.get(name);
+    const dtype = info?.dtype;
+    if (!foldingNorms(gpu) || !info || (dtype !== 'F16' && dtype !== 'BF16') || info.shape.length !== 1) return get(name);
+    const values = decode(await ckpt.read(name, 0, info.byteLength), dtype);
+    return done(await uploadTensor(gpu, name, 'f32', info.shape, async (o, n) => new Uint8Array(values.buffer, o, n)), info.byteLength);
+  };
   // A matrix in one part: one storage binding, as the expert kernels need (the 256 bytes: a quantized image's padding).
   const fitsOnePart = (m: StoredMatrix) => imageLayout(m.format, ...m.shape).bytes + 256 <= gpu.maxTensorPartBytes;
   // Softmax attention's q, k and v read the same input: one matrix, one dispatch.
@@ -127,15 +138,15 @@ export async function uploadWeights(
           : null;
       layers[i] = {
         kind,
-        inputNorm: await get(`${p}input_layernorm.weight`),
-        postNorm: await get(`${p}post_attention_layernorm.weight`),
+        inputNorm: await getNorm(`${p}input_layernorm.weight`),
+        postNorm: await getNorm(`${p}post_attention_layernorm.weight`),
         attn,
         router: await get(`${p}block_sparse_moe.gate.weight`),
         experts,
         shared,
       };
     }
-    const norm = last ? await get('model.norm.weight') : null;
+    const norm = last ? await getNorm('model.norm.weight') : null;
     const lmHead = !last ? null : tied ? embed : await get('lm_head.weight');
     return { embed: from === 0 ? embed : null, lmHead, norm, layers };
   } catch (e) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ref from '../reference/ops';
-import { type KernelChoices } from './gpu';
+import { type Gpu, type KernelChoices } from './gpu';
+import { type GpuTensor } from './tensor';
 import { matmul } from './matmul';
 import { normedSwiglu } from './normedSwiglu';
 import { rmsnorm } from './rmsnorm';
@@ -15,6 +16,12 @@ const FOLDING: { choices: Partial<KernelChoices> }[] = [
 ];
 const EPS = 1e-5;
 
+/** A norm's weight as the model holds it where norms fold: rounded to its stored format, widened to f32. */
+async function normWeight(gpu: Gpu, values: Float32Array, stored: 'F32' | 'F16' | 'BF16'): Promise<{ t: GpuTensor; v: Float32Array }> {
+  const { v } = await weight(gpu, values, [values.length], stored);
+  return weight(gpu, v, [v.length], 'F32');
+}
+
 describe('an RMSNorm folded into its reader', () => {
   // Every format, shape and norm format on the CPU variant, each format on two of the shapes; two on the other.
   const SHAPES = [[7, 5, 0, 'F32'], [97, 66, 2, 'BF16'], [200, 300, 0, 'F16'], [45, 1001, 1, 'F32']] as const;
@@ -27,7 +34,7 @@ describe('an RMSNorm folded into its reader', () => {
         it(`matmul ${dtype} k=${k} rows=${rows} x0=${x0}, norm ${normType}: the normed row and y, bit for bit rmsnorm + gemv, ${JSON.stringify(variant.choices)}`, async () => {
           const gpu = await testGpu(variant);
           const x = randn((x0 + 1) * k, k + rows, 2);
-          const g = await weight(gpu, randn(k, k, 1), [k], normType);
+          const g = await normWeight(gpu, randn(k, k, 1), normType);
           const { t, v } = await weight(gpu, randn(rows * k, rows, 0.3), [rows, k], dtype);
           const xb = gpu.upload(x, 'x');
           const [h, y, hSep, ySep] = [k, rows, k, rows].map((c, i) => gpu.buffer((x0 + 1) * c * 4, `out ${i}`));
@@ -59,7 +66,7 @@ describe('an RMSNorm folded into its reader', () => {
           const gpu = await testGpu(variant);
           const rows = inter * stack.count;
           const x = randn(hidden, hidden + inter, 2);
-          const g = await weight(gpu, randn(hidden, 3, 1), [hidden], normType);
+          const g = await normWeight(gpu, randn(hidden, 3, 1), normType);
           const w1 = await weight(gpu, randn(rows * hidden, 4, 0.3), [rows, hidden], dtype);
           const w3 = await weight(gpu, randn(rows * hidden, 5, 0.3), [rows, hidden], dtype);
           const xb = gpu.upload(x, 'x');
@@ -108,7 +115,7 @@ describe('an RMSNorm folded into its reader', () => {
     expect(Array.from(gotY.subarray(1, rows + 1))).toEqual(Array.from((await readF32(gpu, ySep, rows + 2)).subarray(1, rows + 1)));
   });
 
-  it('matmul refuses a folded norm where it cannot fold it: gemv sliced (every invocation would sum the row), more than one token, a residual join', async () => {
+  it('matmul refuses a folded norm where it cannot fold it: gemv sliced (every invocation would sum the row), more than one token, a residual join, a weight not widened to f32', async () => {
     const [k, rows] = [8, 5];
     const g = (gpu: Awaited<ReturnType<typeof testGpu>>) => weight(gpu, randn(k, 1), [k], 'F32');
     for (const [variant, n, residual] of [[VARIANTS[1], 1, false], [FOLDING[0], 2, false], [FOLDING[0], 1, true]] as const) {
@@ -120,12 +127,17 @@ describe('an RMSNorm folded into its reader', () => {
       const res = residual ? { r: gpu.buffer(rows * 4, 'r'), alpha: 1, beta: 1 } : undefined;
       expect(() => matmul(gpu, rec, { x, n, w: t, y: gpu.buffer(n * rows * 4, 'y'), norm, residual: res })).toThrow(n > 1 || variant === VARIANTS[1] ? /gemv by rows/ : /no residual join/);
     }
+    const gpu = await testGpu(FOLDING[0]);
+    const { t } = await weight(gpu, randn(rows * k, 2), [rows, k], 'F32');
+    const bf16 = (await weight(gpu, randn(k, 1), [k], 'BF16')).t;
+    const norm = { w: bf16, eps: EPS, h: gpu.buffer(k * 4, 'h') };
+    expect(() => matmul(gpu, gpu.recorder(), { x: gpu.upload(randn(k, 3), 'x'), n: 1, w: t, y: gpu.buffer(rows * 4, 'y'), norm })).toThrow(/test: a folded norm's weight must be f32/);
   });
 
   it('each shader file is included once, includes within includes too', () => {
     const source = shaderSource('matmul');
     expect(source.match(/fn sumSquares\(/g)).toHaveLength(1); // rms.wgsl, through foldedNorm.wgsl
-    expect(source.match(/fn elementIn\(/g)).toHaveLength(1);
+    expect(source.match(/fn chunksOf\(/g)).toHaveLength(1); // weights.wgsl, included by matmul.wgsl and chunkDot's includer
     expect(source).not.toMatch(/#include/);
   });
 });

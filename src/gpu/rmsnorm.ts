@@ -10,7 +10,8 @@ export function rmsnorm(gpu: Gpu, rec: Recorder, a: { x: GPUBuffer; n: number; w
 
 /**
  * An RMSNorm handed to the kernel that first reads its output (shaders/foldedNorm.wgsl): that kernel
- * reads the raw stream x, norms it with w and eps as rmsnorm would, and writes the normed row to h.
+ * reads the raw stream x, norms it with w (f32: src/engine/weights.ts widens norms where they fold)
+ * and eps as rmsnorm would, and writes the normed row to h.
  */
 export interface FoldedNorm {
   w: GpuTensor;
@@ -40,7 +41,8 @@ export function foldsNorm(gpu: Gpu, n: number, rows: number, k: number): boolean
 /** The constants and bindings (normW, h) of a folded norm, or of none: then x and a spare buffer, unused. */
 export function foldedNormParts(gpu: Gpu, x: GPUBuffer, norm: FoldedNorm | undefined): { constants: Record<string, number>; bindings: GPUBuffer[] } {
   if (!norm) return { constants: { NORM: 0 }, bindings: [x, gpu.spare] };
-  return { constants: { NORM: 1, NDTYPE: WDTYPE[norm.w.dtype] }, bindings: [norm.w.parts[0].buffer, norm.h] };
+  if (norm.w.dtype !== 'f32') throw new Error(`${norm.w.name}: a folded norm's weight must be f32 on the GPU, not ${norm.w.dtype}`);
+  return { constants: { NORM: 1 }, bindings: [norm.w.parts[0].buffer, norm.h] };
 }
 
 /**
