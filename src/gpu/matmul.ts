@@ -29,11 +29,10 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
   const entry = !one ? 'gemm' : gpu.choices.gemv === 'sliced' ? 'gemvSliced' : 'gemv';
   if (a.norm) {
     if (entry !== 'gemv') throw new Error(`${a.w.name}: a folded norm needs one token and gemv by rows`);
-    if (a.norm.w.shape[0] !== k) throw new Error(`${a.w.name}: a folded norm ${a.norm.w.name} of ${a.norm.w.shape[0]} channels for rows of ${k}`);
     // h is written while x, y and the residual are bound: one buffer cannot be both.
     if (a.residual || a.norm.h === a.x || a.norm.h === a.y) throw new Error(`${a.w.name}: a folded norm's h must be a buffer of its own, with no residual join`);
   }
-  const norm = foldedNormParts(gpu, a.x, a.norm);
+  const norm = foldedNormParts(gpu, a.x, a.norm, a.w, k);
   const constants = { ...weightConstants(gpu, a.w.dtype), ACT: a.act === 'silu' ? 1 : 0, RESIDUAL: a.residual ? 1 : 0, ...norm.constants };
   for (const part of a.w.parts) {
     const invocations = Math.ceil(part.rows / 4);

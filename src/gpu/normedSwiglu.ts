@@ -12,9 +12,8 @@ export function normedSwiglu(gpu: Gpu, rec: Recorder, a: { x: GPUBuffer; w1: Gpu
   const [rows, hidden] = a.w1.shape;
   const inter = rows / count;
   if (a.w1.dtype !== a.w3.dtype) throw new Error(`${a.w1.name} and ${a.w3.name} differ in dtype`);
-  if (a.norm.w.shape[0] !== hidden) throw new Error(`${a.w1.name}: a folded norm ${a.norm.w.name} of ${a.norm.w.shape[0]} channels for rows of ${hidden}`);
   const wg = expertWorkgroup(gpu, 1, inter);
-  const norm = foldedNormParts(gpu, a.x, a.norm);
+  const norm = foldedNormParts(gpu, a.x, a.norm, a.w1, hidden);
   const pipeline = gpu.pipeline('normedSwiglu', { ...weightConstants(gpu, a.w1.dtype), ...norm.constants, WG: wg });
   const params = expertParams(hidden, inter, 0, rows, index * inter, 0, count).f32(a.norm.eps);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);

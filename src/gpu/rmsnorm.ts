@@ -38,10 +38,14 @@ export function foldsNorm(gpu: Gpu, n: number, rows: number, k: number): boolean
   return n === 1 && foldingNorms(gpu) && Math.ceil(rows / 4) * k <= FOLD_WORK;
 }
 
-/** The constants and bindings (normW, h) of a folded norm, or of none: then x and a spare buffer, unused. */
-export function foldedNormParts(gpu: Gpu, x: GPUBuffer, norm: FoldedNorm | undefined): { constants: Record<string, number>; bindings: GPUBuffer[] } {
+/**
+ * The constants and bindings (normW, h) of a folded norm for `reader`, a matrix of rows of k, or of
+ * none: then x and a spare buffer, unused.
+ */
+export function foldedNormParts(gpu: Gpu, x: GPUBuffer, norm: FoldedNorm | undefined, reader: GpuTensor, k: number): { constants: Record<string, number>; bindings: GPUBuffer[] } {
   if (!norm) return { constants: { NORM: 0 }, bindings: [x, gpu.spare] };
   if (norm.w.dtype !== 'f32') throw new Error(`${norm.w.name}: a folded norm's weight must be f32 on the GPU, not ${norm.w.dtype}`);
+  if (norm.w.shape[0] !== k) throw new Error(`${reader.name}: a folded norm ${norm.w.name} of ${norm.w.shape[0]} channels for rows of ${k}`);
   return { constants: { NORM: 1 }, bindings: [norm.w.parts[0].buffer, norm.h] };
 }
 
