@@ -128,6 +128,8 @@ export async function generate(
   let streamed = 0; // content already sent in chunks: stops short of a <tool_calls> block
   let forced: number[] = [];
   let chained: number[] = [];
+  // Greedy chains on the GPU (model.greedyChains): the state runs a chain ahead of the tokens taken.
+  let chains: AsyncGenerator<number[], void, undefined> | null = null;
   let finishReason: FinishReason = 'length';
 
   const emit = (token: number, delta: string) => {
@@ -146,48 +148,59 @@ export async function generate(
   const t0 = performance.now();
   let tFirst = t0;
   let feed: number[] = req.prompt;
-  while (ids.length < maxTokens) {
-    if (signal?.aborted) throw abortError();
-    let id: number;
-    if (forced.length) {
-      await model.forward(feed, 'none');
-      id = forced.shift()!;
-    } else if (onGpu) {
-      // Greedy tokens come in chains of GREEDY_CHAIN, one GPU round trip each (the first alone, so
-      // the first token is not kept waiting); the model has then fed all but the chain's last.
-      if (!chained.length) chained = await model.greedyTokens(feed, ids.length === 0 ? 1 : Math.min(GREEDY_CHAIN, maxTokens - ids.length));
-      // Between a chain's tokens, let waiting events (an abort from the page) in: abort still stops
-      // within one token.
-      else await nextEvent();
-      id = chained.shift()!;
-    } else {
-      id = sampler.sample(await model.forward(feed, 'last'), history);
-    }
-    if (ids.length === 0) tFirst = performance.now();
-    if (signal?.aborted) throw abortError();
-    if (stopIds.has(id) && !forced.length) {
-      finishReason = 'stop';
-      break;
-    }
-    ids.push(id);
-    history.push(id);
-    feed = [id];
-    const piece = detok ? detok.push(id) : '';
-    if (budget.step(piece) === 'close' && tokenizer) {
-      forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
-      if (chained.length) {
-        // The chain ran past this token: feed the history again, up to it, before the forced tokens.
-        chained = [];
-        await model.reset();
-        await model.forward(history.slice(0, -1), 'none');
+  try {
+    while (ids.length < maxTokens) {
+      if (signal?.aborted) throw abortError();
+      let id: number;
+      if (forced.length) {
+        await model.forward(feed, 'none');
+        id = forced.shift()!;
+      } else if (onGpu) {
+        // Greedy tokens come in chains of GREEDY_CHAIN, one GPU round trip each (the first alone, so
+        // the first token is not kept waiting), the next chain running while this one is taken.
+        if (!chained.length) {
+          chains ??= model.greedyChains(feed, maxTokens - ids.length, GREEDY_CHAIN);
+          const next = await chains.next();
+          if (next.done) throw new Error('greedyChains ended before the tokens it was asked for');
+          chained = next.value;
+        }
+        // Between a chain's tokens, let waiting events (an abort from the page) in: abort still stops
+        // within one token.
+        else await nextEvent();
+        id = chained.shift()!;
+      } else {
+        id = sampler.sample(await model.forward(feed, 'last'), history);
+      }
+      if (ids.length === 0) tFirst = performance.now();
+      if (signal?.aborted) throw abortError();
+      if (stopIds.has(id) && !forced.length) {
+        finishReason = 'stop';
+        break;
+      }
+      ids.push(id);
+      history.push(id);
+      feed = [id];
+      const piece = detok ? detok.push(id) : '';
+      if (budget.step(piece) === 'close' && tokenizer) {
+        forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
+        if (chains) {
+          // The chains ran past this token: feed the history again, up to it, before the forced tokens.
+          chained = [];
+          await chains.return();
+          chains = null;
+          await model.reset();
+          await model.forward(history.slice(0, -1), 'none');
+        }
+      }
+      const { emit: out, stopped } = stops.push(piece);
+      emit(id, out);
+      if (stopped) {
+        finishReason = 'stop';
+        break;
       }
     }
-    const { emit: out, stopped } = stops.push(piece);
-    emit(id, out);
-    if (stopped) {
-      finishReason = 'stop';
-      break;
-    }
+  } finally {
+    await chains?.return();
   }
   if (finishReason !== 'stop' || !stops.stopped) {
     const tail = stops.push(detok ? detok.flush() : '');

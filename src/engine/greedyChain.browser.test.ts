@@ -29,6 +29,36 @@ for (const name of ['stories260k', 'tiny-hybrid-stories'])
     model.destroy();
   });
 
+// Chains run ahead: the next chain is queued before the caller has read this one. Both trained models
+// (stories260k softmax only, tiny-hybrid-stories with lightning states), prefill chunks of 3 so a chain
+// of 5 rewrites the rope table mid-chain.
+for (const name of ['stories260k', 'tiny-hybrid-stories'])
+  it(`${name}: greedyChains gives greedyTokens' tokens in chains of 1, then 5; stopping early leaves the model usable after reset()`, async () => {
+    const expected = await sharedJson(`models/${name}/expected.json`);
+    const p = expected.dtypes.float32.prompts[2];
+    const model = await Model.load(sharedSource(`models/${name}`), await requestGpuDevice(), { prefillChunk: 3 });
+    const want = p.greedy_ids.slice(0, 17);
+    const chains: number[][] = [];
+    for await (const c of model.greedyChains(p.input_ids, 17, 5)) chains.push(c);
+    expect(chains.map((c) => c.length)).toEqual([1, 5, 5, 5, 1]);
+    expect(chains.flat()).toEqual(want);
+    // Every chain taken: nothing ran ahead, so the state holds all but the last token and goes on.
+    expect(await model.greedyTokens([want[16]], 2)).toEqual(p.greedy_ids.slice(17, 19));
+    // A break after the second chain, with the third queued: the model is free again, and after reset()
+    // decodes the same tokens.
+    model.reset();
+    const stream = model.greedyChains(p.input_ids, 17, 5);
+    await stream.next();
+    await expect(model.greedyTokens([1], 1)).rejects.toThrow(/must not overlap/);
+    expect(() => model.reset()).toThrow(/during a forward/);
+    expect((await stream.next()).value).toEqual(want.slice(1, 6));
+    await stream.return();
+    model.reset();
+    expect(await model.greedyTokens(p.input_ids, 6)).toEqual(want.slice(0, 6));
+    await expect(model.greedyChains(p.input_ids, 0, 5).next()).rejects.toThrow(/total ≥ 1, got 0/);
+    model.destroy();
+  });
+
 it('generate: a thinking budget that closes mid-chain gives what token-by-token decoding gives', async () => {
   const dir = 'models/tiny-hybrid-stories';
   const expected = await sharedJson(`${dir}/expected.json`);

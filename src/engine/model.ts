@@ -24,6 +24,7 @@ import { router } from '../gpu/router';
 import { sharedExpertMix } from '../gpu/sharedExpertMix';
 import { destroyWeights, uploadWeights, type ExpertWeights, type LayerWeights, type LoadProgress, type ModelWeights } from './weights';
 import { Workspace } from './workspace';
+import { chainsInTurn, checkChains } from './languageModel';
 import type { ModelStats } from './stats';
 
 /** Eps of the lightning output norm: hard-wired upstream, independent of rms_norm_eps (MODEL.md §5.3). */
@@ -369,35 +370,103 @@ export class Model {
       while (out.length < count) out.push(await this.nextTokenNow([out[out.length - 1]]));
       return out;
     }
+    this.checkChainInput(ids);
+    this.chainSlots(count);
+    return await this.recordChain(ids, count).then((c) => c.ids);
+  }
+
+  /**
+   * Feeds `ids`, then decodes `total` greedy tokens in chains as greedyTokens decodes one: the first
+   * token alone (it is not kept waiting), then `chain` at a time. While the caller takes a chain, the
+   * next is already recorded and queued on the GPU, so the GPU does not idle through a chain's readback
+   * and the next chain's recording. The state therefore runs a chain ahead of the tokens taken: a caller
+   * that stops early must reset() before it feeds more. The model is busy until the iteration ends
+   * (a break from for await, or return()). Streamed experts go a token at a time, with no chain ahead.
+   */
+  async *greedyChains(ids: ArrayLike<number>, total: number, chain: number): AsyncGenerator<number[], void, undefined> {
+    checkChains(total, chain);
+    if (this.experts) {
+      yield* chainsInTurn(this, ids, total, chain);
+      return;
+    }
+    if (this.busy) throw new Error('Model calls must not overlap: await each forward, nextToken or greedyTokens before the next');
+    this.busy = true;
+    let ahead: Promise<number[]> | null = null;
+    try {
+      this.checkChainInput(ids);
+      // Every chain picks into slots from 0: the queue runs the one before it, and its copy for the
+      // readback, first.
+      this.chainSlots(chain);
+      let current = await this.recordChain(ids, 1);
+      for (let taken = 1; ; ) {
+        const count = Math.min(chain, total - taken);
+        const next = count > 0 ? await this.recordChain(current.last, count) : null;
+        taken += count;
+        ahead = next?.ids ?? null;
+        yield await current.ids;
+        if (!next) return;
+        current = next;
+        ahead = null;
+      }
+    } finally {
+      // A chain left running ahead settles unread; a lost device must not surface as an unhandled rejection.
+      ahead?.catch(() => {});
+      this.busy = false;
+    }
+  }
+
+  /** What greedy chains ask of the input and the model part. */
+  private checkChainInput(ids: ArrayLike<number>): void {
     this.checkInput(ids);
     this.needHead();
     if (this.range.from !== 0) throw new Error('greedyTokens needs the embedding: this model part starts at layer ' + this.range.from);
     if (ids.length === 0) throw new Error('greedyTokens needs at least one token');
+  }
+
+  /** chainIds with room for `slots` token ids. */
+  private chainSlots(slots: number): void {
+    if (this.chainIds && this.chainIds.size >= slots * 4) return;
+    // A chain still queued keeps its buffer until it has run: destroy waits for submitted work.
+    this.chainIds?.destroy();
+    this.chainIds = this.gpu.buffer(Math.max(64, slots) * 4, 'greedy chain ids');
+  }
+
+  /**
+   * Records and submits `count` greedy steps picking into slots 0.. of chainIds: the first step feeds
+   * `start` (ids from the CPU, or the slot where an earlier chain's last pick is), every later step the
+   * token the step before it picked. Returns the readback of those slots (settled once the GPU has run
+   * them) and the last one's slot.
+   */
+  private async recordChain(start: ArrayLike<number> | number, count: number): Promise<{ ids: Promise<number[]>; last: number }> {
     const { gpu, ws, config: c } = this;
-    if (!this.chainIds || this.chainIds.size < count * 4) {
-      this.chainIds?.destroy();
-      this.chainIds = gpu.buffer(Math.max(64, count) * 4, 'greedy chain ids');
+    const slots = this.chainIds!;
+    let rec: Recorder | null = null;
+    let s = 0; // the step being recorded
+    if (typeof start !== 'number') {
+      const first = await this.feed(start, start.length);
+      this.greedyPick(first.rec, first.n, slots, 0);
+      rec = first.rec;
+      s = 1;
     }
-    const chain = this.chainIds;
-    const first = await this.feed(ids, ids.length);
-    this.greedyPick(first.rec, first.n, chain, 0);
-    first.rec.submit();
-    // The chain's constant CPU write, queued after the feed's submit and before every chained one.
-    gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
-    // The chained steps go into one recorder: one submit for them all (the recorder submits early only
-    // when its params arena is full), where a submit a step cost a round of queue work each.
-    let rec = gpu.recorder();
-    for (let i = 1; i < count; i++) {
-      // The rope table holds a prefill chunk of rows: written again every chunk steps, after the steps that read it were submitted.
-      const row = (i - 1) % this.chunk;
-      if (row === 0 && i > 1) rec.submit();
-      if (row === 0 && this.hasSoftmax()) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - i), c.rotaryDim, c.ropeTheta));
-      rec = await this.layers({ from: i - 1, ropeRow: row }, rec);
-      this.greedyPick(rec, 1, chain, i);
+    if (s < count) {
+      rec?.submit();
+      // The chain's constant CPU write, queued after the feed's submit and before every chained step.
+      gpu.write(ws.denseRun, 0, new Uint32Array([0, 1]));
+      // The chained steps go into one recorder: one submit for them all (the recorder submits early only
+      // when its params arena is full), where a submit a step cost a round of queue work each.
+      rec = gpu.recorder();
+      for (const first = s; s < count; s++) {
+        // The rope table holds a prefill chunk of rows: written again every chunk steps, after the steps that read it were submitted.
+        const row = (s - first) % this.chunk;
+        if (row === 0 && s > first) rec.submit();
+        if (row === 0 && this.hasSoftmax()) gpu.write(ws.rope, 0, ropeTable(this.position, Math.min(this.chunk, count - s), c.rotaryDim, c.ropeTheta));
+        rec = await this.layers({ from: s === 0 ? (start as number) : s - 1, ropeRow: row }, rec);
+        this.greedyPick(rec, 1, slots, s);
+      }
     }
-    const p = rec.read(chain, 0, count * 4);
-    rec.submit();
-    return Array.from(new Uint32Array(await p));
+    const p = rec!.read(slots, 0, count * 4);
+    rec!.submit();
+    return { ids: p.then((b) => Array.from(new Uint32Array(b))), last: count - 1 };
   }
 
   destroy(): void {

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config';
-import type { LanguageModel } from '../engine/languageModel';
+import { chainsInTurn, type LanguageModel } from '../engine/languageModel';
 import type { LogitsWanted, PartInput } from '../engine/model';
 import type { Executor } from './executor';
 import { mergeStats, type ModelStats } from '../engine/stats';
@@ -83,6 +83,11 @@ export class ShardedModel implements LanguageModel {
     const out = [await this.nextToken(ids)];
     while (out.length < count) out.push(await this.nextToken([out[out.length - 1]]));
     return out;
+  }
+
+  /** A chain at a time, as greedyTokens: nothing to run ahead of. */
+  greedyChains(ids: ArrayLike<number>, total: number, chain: number): AsyncGenerator<number[], void, undefined> {
+    return chainsInTurn(this, ids, total, chain);
   }
 
   async destroy(): Promise<void> {
