@@ -81,7 +81,7 @@ export interface GenerationContext {
 }
 
 
-/** Greedy tokens decoded a GPU round trip (Model.greedyTokens); a stop ends a chain's use early. */
+/** Greedy tokens decoded a GPU round trip (LanguageModel.greedyChains); a stop ends a chain's use early. */
 const GREEDY_CHAIN = 8;
 
 /** Resolves after the events already queued (a macrotask, without setTimeout's clamping). */
@@ -157,7 +157,7 @@ export async function generate(
         id = forced.shift()!;
       } else if (onGpu) {
         // Greedy tokens come in chains of GREEDY_CHAIN, one GPU round trip each (the first alone, so
-        // the first token is not kept waiting), the next chain running while this one is taken.
+        // the first token is not kept waiting), the next chain queued while this one is taken.
         if (!chained.length) {
           chains ??= model.greedyChains(feed, maxTokens - ids.length, GREEDY_CHAIN);
           const next = await chains.next();
@@ -183,11 +183,11 @@ export async function generate(
       const piece = detok ? detok.push(id) : '';
       if (budget.step(piece) === 'close' && tokenizer) {
         forced = tokenizer.encode(THINK_CLOSE, { addSpecialTokens: false });
-        if (chains) {
+        chained = [];
+        await chains?.return();
+        chains = null;
+        if (model.position !== history.length - 1) {
           // The chains ran past this token: feed the history again, up to it, before the forced tokens.
-          chained = [];
-          await chains.return();
-          chains = null;
           await model.reset();
           await model.forward(history.slice(0, -1), 'none');
         }

@@ -121,7 +121,7 @@ export class Sequence {
 export class Model {
   /** The layers this model runs: all of them unless it was loaded as a part. */
   readonly range: LayerRange;
-  /** The tokens of a greedy chain, one u32 slot a step (greedyTokens). */
+  /** The tokens of a greedy chain, one u32 slot a step (recordChain). */
   private chainIds: GPUBuffer | null = null;
   private readonly ws: Workspace;
   private readonly decay: (GPUBuffer | null)[];
@@ -270,13 +270,17 @@ export class Model {
 
   /** Runs one call at a time: overlapping calls would interleave their work on one workspace. */
   private async exclusive<T>(f: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new Error('Model calls must not overlap: await each forward, nextToken or greedyTokens before the next');
-    this.busy = true;
+    this.claim();
     try {
       return await f();
     } finally {
       this.busy = false;
     }
+  }
+
+  private claim(): void {
+    if (this.busy) throw new Error('Model calls must not overlap: await each forward, nextToken or greedyTokens before the next');
+    this.busy = true;
   }
 
   /** Forgets the current sequence: zero lightning states, empty KV caches. */
@@ -377,40 +381,37 @@ export class Model {
 
   /**
    * Feeds `ids`, then decodes `total` greedy tokens in chains as greedyTokens decodes one: the first
-   * token alone (it is not kept waiting), then `chain` at a time. While the caller takes a chain, the
-   * next is already recorded and queued on the GPU, so the GPU does not idle through a chain's readback
-   * and the next chain's recording. The state therefore runs a chain ahead of the tokens taken: a caller
-   * that stops early must reset() before it feeds more. The model is busy until the iteration ends
-   * (a break from for await, or return()). Streamed experts go a token at a time, with no chain ahead.
+   * token alone, handed over before anything more is recorded (it is not kept waiting), then `chain` at
+   * a time. From the second chain on, the next chain is recorded and queued before this one is read
+   * back, so the GPU does not idle through the readback and the recording. The state therefore runs a
+   * chain ahead of the tokens taken: a caller that stops early must reset() before it feeds more. The
+   * model is busy until the iteration ends (a break from for await, or return()). Streamed experts go a
+   * chain at a time (chainsInTurn), nothing ahead, the model busy only while a chain decodes.
    */
   async *greedyChains(ids: ArrayLike<number>, total: number, chain: number): AsyncGenerator<number[], void, undefined> {
-    checkChains(total, chain);
     if (this.experts) {
       yield* chainsInTurn(this, ids, total, chain);
       return;
     }
-    if (this.busy) throw new Error('Model calls must not overlap: await each forward, nextToken or greedyTokens before the next');
-    this.busy = true;
-    let ahead: Promise<number[]> | null = null;
+    checkChains(total, chain);
+    this.claim();
     try {
       this.checkChainInput(ids);
-      // Every chain picks into slots from 0: the queue runs the one before it, and its copy for the
-      // readback, first.
       this.chainSlots(chain);
+      let recorded = 1;
+      const after = (c: { last: number }) => {
+        const count = Math.min(chain, total - recorded);
+        recorded += count;
+        return count > 0 ? this.recordChain(c.last, count) : null;
+      };
       let current = await this.recordChain(ids, 1);
-      for (let taken = 1; ; ) {
-        const count = Math.min(chain, total - taken);
-        const next = count > 0 ? await this.recordChain(current.last, count) : null;
-        taken += count;
-        ahead = next?.ids ?? null;
-        yield await current.ids;
-        if (!next) return;
+      yield await current.ids;
+      for (let next = await after(current); next; ) {
         current = next;
-        ahead = null;
+        next = await after(current);
+        yield await current.ids;
       }
     } finally {
-      // A chain left running ahead settles unread; a lost device must not surface as an unhandled rejection.
-      ahead?.catch(() => {});
       this.busy = false;
     }
   }
@@ -419,8 +420,8 @@ export class Model {
   private checkChainInput(ids: ArrayLike<number>): void {
     this.checkInput(ids);
     this.needHead();
-    if (this.range.from !== 0) throw new Error('greedyTokens needs the embedding: this model part starts at layer ' + this.range.from);
-    if (ids.length === 0) throw new Error('greedyTokens needs at least one token');
+    if (this.range.from !== 0) throw new Error('greedy chains need the embedding: this model part starts at layer ' + this.range.from);
+    if (ids.length === 0) throw new Error('greedy chains need at least one token');
   }
 
   /** chainIds with room for `slots` token ids. */
@@ -435,7 +436,8 @@ export class Model {
    * Records and submits `count` greedy steps picking into slots 0.. of chainIds: the first step feeds
    * `start` (ids from the CPU, or the slot where an earlier chain's last pick is), every later step the
    * token the step before it picked. Returns the readback of those slots (settled once the GPU has run
-   * them) and the last one's slot.
+   * them) and the last one's slot. Every chain picks into slots from 0: the queue runs the chain before
+   * it, and that chain's copy for its readback, first.
    */
   private async recordChain(start: ArrayLike<number> | number, count: number): Promise<{ ids: Promise<number[]>; last: number }> {
     const { gpu, ws, config: c } = this;
@@ -466,7 +468,11 @@ export class Model {
     }
     const p = rec!.read(slots, 0, count * 4);
     rec!.submit();
-    return { ids: p.then((b) => Array.from(new Uint32Array(b))), last: count - 1 };
+    const ids = p.then((b) => Array.from(new Uint32Array(b)));
+    // A chain that ran ahead of a caller who stopped settles unread: a lost device must not surface as an
+    // unhandled rejection (awaiting ids still throws).
+    ids.catch(() => {});
+    return { ids, last: count - 1 };
   }
 
   destroy(): void {
@@ -527,7 +533,7 @@ export class Model {
 
   /**
    * The layers over `ids`, or in a greedy chain over the one token an earlier step's argmax left in
-   * slot `from` of chainIds, with row `ropeRow` of the rope table greedyTokens wrote for the chain.
+   * slot `from` of chainIds, with row `ropeRow` of the rope table recordChain wrote for the chain.
    */
   private async runLayers(input: number[] | Float32Array | { from: number; ropeRow: number }, into?: Recorder): Promise<Recorder> {
     const { gpu, ws, config: c } = this;
