@@ -47,7 +47,7 @@ export const host = { threads: globalThis.navigator?.hardwareConcurrency ?? 4 };
 export type KvFormat = 'f32' | 'f16';
 
 /**
- * Kernel variants for an adapter, as measured (npm run bench:kernels, bench/decodeProfile):
+ * Kernel variants for an adapter, as measured (npm run bench:kernels, bench/kernelProfile):
  * - CPU adapters run GEMV fastest when every invocation streams its own rows (SwiftShader: 2.0 GB/s
  *   row-major, 1.2 GB/s tiled by 64); GPUs need neighbouring invocations on neighbouring chunks.
  * - SwiftShader widens bytes fastest with the unpack builtins (int8 GEMV 2.07 against 1.28 GB/s),
