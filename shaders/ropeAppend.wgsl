@@ -31,40 +31,42 @@ fn value(s: u32, g: u32, e: u32) -> f32 {
   return src[s + p.vCol + g * p.hd + e];
 }
 
-// An invocation owns channel e of head h (q heads, then kv heads) of token t. A rotated q pair belongs
-// to its first channel (turned in place); a kv head's channels go two an invocation (one packed word
-// of halves), each turned from the rows as they were.
+// An invocation owns head h (q heads, then kv heads) of token t: q heads are turned pair by pair in
+// place; a kv head's channels go two at a time (one packed word of halves), each turned from the rows
+// as they were.
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  let t = gid.y;
-  if (c >= (p.nh + p.nkv) * p.hd || t >= p.n) { return; }
-  let h = c / p.hd;
-  let e = c % p.hd;
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let heads = p.nh + p.nkv;
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= heads * p.n) { return; }
+  let t = i / heads;
+  let h = i % heads;
   let half = p.rd / 2u;
   let s = (p.t0 + t) * p.stride;
   let cs0 = (p.row0 + p.t0 + t) * half * 2u;
   if (h < p.nh) {
-    if (e < half) {
-      let b = s + h * p.hd;
+    let b = s + h * p.hd;
+    for (var e = 0u; e < half; e++) {
       let pair = vec2f(turned(b, cs0, e), turned(b, cs0, e + half)); // both read before either is written
       src[b + e] = pair.x;
       src[b + e + half] = pair.y;
     }
     return;
   }
-  if ((e & 1u) == 1u) { return; }
   let g = h - p.nh;
-  let d = ((p.pos + t) * p.nkv + g) * p.hdp + e; // hdp is whole quads, so d is even
-  if (KV_F16 == 1u) {
-    kc[d / 2u] = halvesWord(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)));
-    vc[d / 2u] = halvesWord(vec2f(value(s, g, e), value(s, g, e + 1u)));
-    return;
-  }
-  kc[d] = bitcast<u32>(turnedKey(s, cs0, g, e));
-  vc[d] = bitcast<u32>(value(s, g, e));
-  if (e + 1u < p.hd) {
-    kc[d + 1u] = bitcast<u32>(turnedKey(s, cs0, g, e + 1u));
-    vc[d + 1u] = bitcast<u32>(value(s, g, e + 1u));
+  let d0 = ((p.pos + t) * p.nkv + g) * p.hdp; // hdp is whole quads, so every d is even
+  for (var e = 0u; e < p.hd; e += 2u) {
+    let d = d0 + e;
+    if (KV_F16 == 1u) {
+      kc[d / 2u] = halvesWord(vec2f(turnedKey(s, cs0, g, e), turnedKey(s, cs0, g, e + 1u)));
+      vc[d / 2u] = halvesWord(vec2f(value(s, g, e), value(s, g, e + 1u)));
+      continue;
+    }
+    kc[d] = bitcast<u32>(turnedKey(s, cs0, g, e));
+    vc[d] = bitcast<u32>(value(s, g, e));
+    if (e + 1u < p.hd) {
+      kc[d + 1u] = bitcast<u32>(turnedKey(s, cs0, g, e + 1u));
+      vc[d + 1u] = bitcast<u32>(value(s, g, e + 1u));
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { type Gpu, type Recorder } from './gpu';
+import { grid, type Gpu, type Recorder } from './gpu';
 import { Params } from './params';
 import { kvHeadStride, type KvPage } from './attention';
 
@@ -64,8 +64,8 @@ export function ropeAppend(gpu: Gpu, rec: Recorder, a: RopeAppendArgs): void {
       .u32(row)
       .u32(t0)
       .u32(a.tableRow0 ?? 0);
-    const channels = (a.numHeads + a.numKvHeads) * a.headDim;
-    rec.dispatch(gpu.pipeline('ropeAppend', { KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0 }), params, [a.table, a.src, a.pages[page].k, a.pages[page].v], Math.ceil(channels / 64), m);
+    const [x, y] = grid((a.numHeads + a.numKvHeads) * m, 64);
+    rec.dispatch(gpu.pipeline('ropeAppend', { KV_F16: gpu.choices.kvFormat === 'f16' ? 1 : 0 }), params, [a.table, a.src, a.pages[page].k, a.pages[page].v], x, y);
     t0 += m;
   }
 }
