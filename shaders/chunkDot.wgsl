@@ -73,22 +73,3 @@ fn tailDot(v: vec4u, sc: vec4f, i: u32, n: u32) -> f32 {
   for (var e = 0u; e < n; e++) { s += elementOf(v, e, sc) * xAt(i + e); }
   return s;
 }
-
-// Chunk j of 4 weight rows and their scales, loaded once for several tokens (prefill tiles: 4 rows × 4
-// tokens an invocation, so each weight chunk serves 4 tokens and each activation chunk 4 rows).
-struct Chunks4 { v0: vec4u, v1: vec4u, v2: vec4u, v3: vec4u, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f }
-
-fn dot4(w: Chunks4, xs: ChunkX) -> vec4f {
-  return vec4f(chunkDot(w.v0, w.s0, xs), chunkDot(w.v1, w.s1, xs), chunkDot(w.v2, w.s2, xs), chunkDot(w.v3, w.s3, xs));
-}
-fn tail4(w: Chunks4, i: u32, n: u32) -> vec4f {
-  return vec4f(tailDot(w.v0, w.s0, i, n), tailDot(w.v1, w.s1, i, n), tailDot(w.v2, w.s2, i, n), tailDot(w.v3, w.s3, i, n));
-}
-// The 4 rows' chunk dotted with the chunks at column c of the 4 activation rows at xb: [token][row].
-fn tokens4(w: Chunks4, xb: vec4u, c: u32) -> mat4x4f {
-  return mat4x4f(dot4(w, chunkX(xb.x + c)), dot4(w, chunkX(xb.y + c)), dot4(w, chunkX(xb.z + c)), dot4(w, chunkX(xb.w + c)));
-}
-// The same for a row's last, partial chunk of n elements.
-fn tailTokens4(w: Chunks4, xb: vec4u, c: u32, n: u32) -> mat4x4f {
-  return mat4x4f(tail4(w, xb.x + c, n), tail4(w, xb.y + c, n), tail4(w, xb.z + c, n), tail4(w, xb.w + c, n));
-}

@@ -1,10 +1,9 @@
 // Second half of one expert, scattered back with its routing weight:
 //   out[tok[tok0 + r], c] += weight[tok0 + r] · (u[r]·W2[c])     r < count, c < hidden
 // Experts run one after another, and a token appears at most once per expert, so no two invocations of
-// one dispatch touch the same output element. An invocation owns 4 rows of W2 a quarter of them apart
-// (as gemv) and TT routed rows: 4, or 1 when one token is decoded. A layer's resident experts are
-// stacked in one W2 (expert e: rows e·hidden ..), so the `routed` entry point sums all of a token's
-// choices in one dispatch.
+// one dispatch touch the same output element. An invocation owns one row c of W2 and TT = 4 routed
+// rows; when one token is decoded (TT = 1), 4 rows of W2 a quarter of them apart (as gemv). A layer's resident experts are stacked in one W2 (expert e:
+// rows e·hidden ..), so the `routed` entry point sums all of a token's choices in one dispatch.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
@@ -40,24 +39,25 @@ fn rowOf(r: u32) -> Row {
   return matrixRow(r, p.inter, p.rows);
 }
 
-fn chunks4(q0: Row, q1: Row, q2: Row, q3: Row, j: u32) -> Chunks4 {
+// Row r of the bound W2 times the 4 rows of u at ub (prefill, TT = 4): each chunk loaded once serves 4.
+fn down(r: u32, ub: vec4u) -> vec4f {
+  let q = rowOf(r);
   let blocks = blocksOf(p.inter);
-  return Chunks4(w2[q0.w0 + j * q0.stride], w2[q1.w0 + j * q1.stride], w2[q2.w0 + j * q2.stride], w2[q3.w0 + j * q3.stride],
-                 scalesAt(q0.s0, q0.stride, j, blocks), scalesAt(q1.s0, q1.stride, j, blocks), scalesAt(q2.s0, q2.stride, j, blocks), scalesAt(q3.s0, q3.stride, j, blocks));
-}
-
-// 4 rows rs of W2 times the 4 rows of u at ub (prefill, TT = 4), [u row][W2 row]: each weight chunk
-// loaded serves 4 rows of u, each chunk of u 4 rows of W2; each sum in down4's order.
-fn down(rs: vec4u, ub: vec4u) -> mat4x4f {
-  let q0 = rowOf(rs.x);
-  let q1 = rowOf(rs.y);
-  let q2 = rowOf(rs.z);
-  let q3 = rowOf(rs.w);
   let full = p.inter / CHUNK;
-  var acc = mat4x4f();
-  for (var j = 0u; j < full; j++) { acc += tokens4(chunks4(q0, q1, q2, q3, j), ub, j * CHUNK); }
+  var acc = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let v = w2[q.w0 + j * q.stride];
+    let sc = scalesAt(q.s0, q.stride, j, blocks);
+    let i = j * CHUNK;
+    acc += vec4f(chunkDot(v, sc, chunkX(ub.x + i)), chunkDot(v, sc, chunkX(ub.y + i)), chunkDot(v, sc, chunkX(ub.z + i)), chunkDot(v, sc, chunkX(ub.w + i)));
+  }
   let i = full * CHUNK;
-  if (i < p.inter) { acc += tailTokens4(chunks4(q0, q1, q2, q3, full), ub, i, p.inter - i); }
+  if (i < p.inter) {
+    let v = w2[q.w0 + full * q.stride];
+    let sc = scalesAt(q.s0, q.stride, full, blocks);
+    let n = p.inter - i;
+    acc += vec4f(tailDot(v, sc, ub.x + i, n), tailDot(v, sc, ub.y + i, n), tailDot(v, sc, ub.z + i, n), tailDot(v, sc, ub.w + i, n));
+  }
   return acc;
 }
 
@@ -97,7 +97,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
   let q = (p.hidden + 3u) / 4u;
-  if (r0 >= count || c >= q) { return; }
+  if (r0 >= count || c >= select(p.hidden, q, TT == 1u)) { return; }
   if (TT == 1u) {
     let acc = down4(quarterRows(p.row0, c, p.hidden), r0 * p.inter);
     let row = tok0 + r0;
@@ -107,13 +107,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
     return;
   }
-  // Routed rows past the end repeat the last one and are not written.
+  // Rows past the end repeat the last one and are not written.
   let last = count - 1u;
-  let acc = down(quarterRows(p.row0, c, p.hidden), vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter);
+  let acc = down(p.row0 + c, vec4u(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * p.inter);
   let nr = min(TT, count - r0);
   for (var r = 0u; r < nr; r++) {
     let row = tok0 + r0 + r;
-    for (var m = 0u; m < 4u && c + m * q < p.hidden; m++) { out[tok[row] * p.hidden + c + m * q] += weight[row] * acc[r][m]; }
+    let o = tok[row] * p.hidden + c;
+    out[o] += weight[row] * acc[r];
   }
 }
 

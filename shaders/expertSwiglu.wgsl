@@ -1,8 +1,8 @@
 // First half of one expert for the tokens routed to it (gathered by index, as ggml's mul_mat_id):
 //   u[r, i] = SiLU(x[tok[tok0 + r]]·W1[i]) · (x[tok[tok0 + r]]·W3[i])     r < count, i < inter
 // (tok0, count) of the expert come from `runs`, written by the CPU or by moePlan on the GPU. An
-// invocation owns 4 rows of W1 and W3 a quarter of them apart (as gemv), so each activation it loads
-// serves 4 rows, and TT routed rows: 4, or 1 when one token is decoded.
+// invocation owns one row i of W1 and W3 and TT = 4 routed rows; when one token is decoded (TT = 1),
+// 4 rows of W1 and W3 a quarter of them apart, so each activation it loads serves 4 rows (as gemv).
 // A layer's resident experts are stacked in one W1 and one W3 (expert e: rows e·inter ..), so the
 // `routed` entry point runs all of a token's choices in one dispatch.
 #include "weights.wgsl"
@@ -36,19 +36,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let tok0 = runs[2u * p.expert];
   let count = runs[2u * p.expert + 1u];
   let q = (p.inter + 3u) / 4u;
-  if (r0 >= count || i >= q) { return; }
+  if (r0 >= count || i >= select(p.inter, q, TT == 1u)) { return; }
   if (TT == 1u) {
     decodeRows(p.row0, i, tok[tok0 + r0] * p.hidden, r0);
     return;
   }
-  // Routed rows past the end repeat the last one and are not written.
+  // Rows past the end repeat the last one and are not written.
   let last = tok0 + count - 1u;
   let xb = vec4u(tok[tok0 + r0], tok[min(tok0 + r0 + 1u, last)], tok[min(tok0 + r0 + 2u, last)], tok[min(tok0 + r0 + 3u, last)]) * p.hidden;
-  let h = swiglu(quarterRows(p.row0, i, p.inter), xb);
+  let h = swiglu(p.row0 + i, xb);
   let nr = min(TT, count - r0);
-  for (var r = 0u; r < nr; r++) {
-    for (var m = 0u; m < 4u && i + m * q < p.inter; m++) { u[(r0 + r) * p.inter + i + m * q] = h[r][m]; }
-  }
+  for (var r = 0u; r < nr; r++) { u[(r0 + r) * p.inter + i] = h[r]; }
 }
 
 // Every choice of the router at once (decode): routed row j = t·k + m of token t runs expert idx[j]

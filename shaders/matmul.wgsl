@@ -7,8 +7,7 @@
 //   gemvSliced (one token; GPUs): a workgroup owns 16 neighbouring rows and splits k 16 ways, so a
 //     large matrix keeps enough invocations in flight, and the 16 invocations of a slice read
 //     neighbouring chunks (tiles of 64 rows); the slices are summed after one barrier;
-//   gemm (prefill): an invocation owns 4 rows (as gemv) and 4 tokens, so each weight chunk it loads
-//     serves 4 tokens and each activation chunk 4 rows; every sum in the same order as gemv's.
+//   gemm (prefill): an invocation owns one row and 4 tokens, so each weight it loads serves 4 tokens.
 #include "weights.wgsl"
 #include "chunkDot.wgsl"
 
@@ -107,35 +106,33 @@ fn gemvSliced(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index)
   }
 }
 
-fn chunks4(q0: Row, q1: Row, q2: Row, q3: Row, j: u32) -> Chunks4 {
-  return Chunks4(chunkAt(q0, j), chunkAt(q1, j), chunkAt(q2, j), chunkAt(q3, j), scalesAt(q0, j), scalesAt(q1, j), scalesAt(q2, j), scalesAt(q3, j));
-}
-
 @compute @workgroup_size(64)
 fn gemm(@builtin(global_invocation_id) gid: vec3u) {
-  // Rows r + m·q, q = ⌈rows / 4⌉ (as gemv), and tokens t0 .. t0 + 3.
-  let q = (p.rows + 3u) / 4u;
   let r = gid.x;
   let t0 = gid.y * 4u;
-  if (r >= q || t0 >= p.n) { return; }
+  if (r >= p.rows || t0 >= p.n) { return; }
   // Tokens past the end read the last row and are not written.
   let last = p.n - 1u;
   let xb = vec4u(p.x0 + t0, p.x0 + min(t0 + 1u, last), p.x0 + min(t0 + 2u, last), p.x0 + min(t0 + 3u, last)) * p.k;
-  let rs = quarterRows(0u, r, p.rows);
-  let r0 = rowOf(rs.x);
-  let r1 = rowOf(rs.y);
-  let r2 = rowOf(rs.z);
-  let r3 = rowOf(rs.w);
+  let row = rowOf(r);
   let full = p.k / CHUNK;
-  var a = mat4x4f(); // [token][row]
-  for (var j = 0u; j < full; j++) { a += tokens4(chunks4(r0, r1, r2, r3, j), xb, j * CHUNK); }
+  var a = vec4f(0.0);
+  for (var j = 0u; j < full; j++) {
+    let v = chunkAt(row, j);
+    let sc = scalesAt(row, j);
+    let c = j * CHUNK;
+    a += vec4f(chunkDot(v, sc, chunkX(xb.x + c)), chunkDot(v, sc, chunkX(xb.y + c)), chunkDot(v, sc, chunkX(xb.z + c)), chunkDot(v, sc, chunkX(xb.w + c)));
+  }
   let rest = p.k - full * CHUNK;
-  if (rest > 0u) { a += tailTokens4(chunks4(r0, r1, r2, r3, full), xb, full * CHUNK, rest); }
+  if (rest > 0u) {
+    let v = chunkAt(row, full);
+    let sc = scalesAt(row, full);
+    let c = full * CHUNK;
+    a += vec4f(tailDot(v, sc, xb.x + c, rest), tailDot(v, sc, xb.y + c, rest), tailDot(v, sc, xb.z + c, rest), tailDot(v, sc, xb.w + c, rest));
+  }
   let nt = min(4u, p.n - t0);
   for (var t = 0u; t < nt; t++) {
-    for (var m = 0u; m < 4u && r + q * m < p.rows; m++) {
-      let i = (t0 + t) * p.yStride + p.yCol0 + r + q * m;
-      y[i] = output(i, a[t][m]);
-    }
+    let i = (t0 + t) * p.yStride + p.yCol0 + r;
+    y[i] = output(i, a[t]);
   }
 }

@@ -22,13 +22,13 @@ fn main(@builtin(local_invocation_index) li: u32) {
     var count = 0u;
     for (var r = 0u; r < rows; r++) { count += select(0u, 1u, idx[r] == e); }
     runs[2u * e + 1u] = count;
-    // Both kernels take 4 routed rows an invocation (TT = 4; one token: TT = 1, and y = count still)
-    // and 4 weight rows (invocationsFor).
-    let y = (count + 3u) / 4u;
-    args[6u * e] = ((p.inter + 3u) / 4u + p.wgUp - 1u) / p.wgUp;
+    let y = (count + 3u) / 4u; // both kernels take 4 routed rows an invocation (TT = 4)
+    // One token (decode, TT = 1, as rowsPerInvocation says): an invocation takes 4 weight rows instead.
+    let per = select(1u, 4u, p.n == 1u);
+    args[6u * e] = ((p.inter + per - 1u) / per + p.wgUp - 1u) / p.wgUp;
     args[6u * e + 1u] = y;
     args[6u * e + 2u] = 1u;
-    args[6u * e + 3u] = ((p.hidden + 3u) / 4u + p.wgDown - 1u) / p.wgDown;
+    args[6u * e + 3u] = ((p.hidden + per - 1u) / per + p.wgDown - 1u) / p.wgDown;
     args[6u * e + 4u] = y;
     args[6u * e + 5u] = 1u;
   }

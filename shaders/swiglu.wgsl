@@ -25,41 +25,38 @@ fn rowTail(which: u32, q: Row, j: u32, i: u32, n: u32) -> f32 {
   return tailDot(w3[q.w0 + j * q.stride], sc, i, n);
 }
 
-// Chunk j of W1 (which = 1) or W3 of 4 rows.
-fn chunks4(which: u32, q0: Row, q1: Row, q2: Row, q3: Row, j: u32) -> Chunks4 {
+// SiLU(x·W1[r])·(x·W3[r]) for one row r and the 4 activation rows at xb (prefill, TT = 4): each
+// weight chunk loaded once serves 4 tokens.
+fn swiglu(r: u32, xb: vec4u) -> vec4f {
+  let q = rowOf(r);
   let blocks = blocksOf(p.hidden);
-  if (which == 1u) {
-    return Chunks4(w1[q0.w0 + j * q0.stride], w1[q1.w0 + j * q1.stride], w1[q2.w0 + j * q2.stride], w1[q3.w0 + j * q3.stride],
-                   scalesAt(1u, q0.s0, q0.stride, j, blocks), scalesAt(1u, q1.s0, q1.stride, j, blocks), scalesAt(1u, q2.s0, q2.stride, j, blocks), scalesAt(1u, q3.s0, q3.stride, j, blocks));
-  }
-  return Chunks4(w3[q0.w0 + j * q0.stride], w3[q1.w0 + j * q1.stride], w3[q2.w0 + j * q2.stride], w3[q3.w0 + j * q3.stride],
-                 scalesAt(3u, q0.s0, q0.stride, j, blocks), scalesAt(3u, q1.s0, q1.stride, j, blocks), scalesAt(3u, q2.s0, q2.stride, j, blocks), scalesAt(3u, q3.s0, q3.stride, j, blocks));
-}
-
-// SiLU(x·W1[r])·(x·W3[r]) for 4 rows rs and the 4 activation rows at xb (prefill, TT = 4), [token][row]:
-// each weight chunk loaded serves 4 tokens, each activation chunk 4 rows; each sum in swiglu4's order.
-fn swiglu(rs: vec4u, xb: vec4u) -> mat4x4f {
-  let q0 = rowOf(rs.x);
-  let q1 = rowOf(rs.y);
-  let q2 = rowOf(rs.z);
-  let q3 = rowOf(rs.w);
   let full = p.hidden / CHUNK;
-  var a = mat4x4f();
-  var b = mat4x4f();
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
   for (var j = 0u; j < full; j++) {
-    a += tokens4(chunks4(1u, q0, q1, q2, q3, j), xb, j * CHUNK);
-    b += tokens4(chunks4(3u, q0, q1, q2, q3, j), xb, j * CHUNK);
+    let v1 = w1[q.w0 + j * q.stride];
+    let v3 = w3[q.w0 + j * q.stride];
+    let sc1 = scalesAt(1u, q.s0, q.stride, j, blocks);
+    let sc3 = scalesAt(3u, q.s0, q.stride, j, blocks);
+    let c = j * CHUNK;
+    let x0 = chunkX(xb.x + c);
+    let x1 = chunkX(xb.y + c);
+    let x2 = chunkX(xb.z + c);
+    let x3 = chunkX(xb.w + c);
+    a += vec4f(chunkDot(v1, sc1, x0), chunkDot(v1, sc1, x1), chunkDot(v1, sc1, x2), chunkDot(v1, sc1, x3));
+    b += vec4f(chunkDot(v3, sc3, x0), chunkDot(v3, sc3, x1), chunkDot(v3, sc3, x2), chunkDot(v3, sc3, x3));
   }
   let c = full * CHUNK;
   if (c < p.hidden) {
-    a += tailTokens4(chunks4(1u, q0, q1, q2, q3, full), xb, c, p.hidden - c);
-    b += tailTokens4(chunks4(3u, q0, q1, q2, q3, full), xb, c, p.hidden - c);
+    let v1 = w1[q.w0 + full * q.stride];
+    let v3 = w3[q.w0 + full * q.stride];
+    let sc1 = scalesAt(1u, q.s0, q.stride, full, blocks);
+    let sc3 = scalesAt(3u, q.s0, q.stride, full, blocks);
+    let n = p.hidden - c;
+    a += vec4f(tailDot(v1, sc1, xb.x + c, n), tailDot(v1, sc1, xb.y + c, n), tailDot(v1, sc1, xb.z + c, n), tailDot(v1, sc1, xb.w + c, n));
+    b += vec4f(tailDot(v3, sc3, xb.x + c, n), tailDot(v3, sc3, xb.y + c, n), tailDot(v3, sc3, xb.z + c, n), tailDot(v3, sc3, xb.w + c, n));
   }
-  return mat4x4f(silu(a[0]) * b[0], silu(a[1]) * b[1], silu(a[2]) * b[2], silu(a[3]) * b[3]);
-}
-
-fn silu(v: vec4f) -> vec4f {
-  return v / (1.0 + exp(-v));
+  return a / (1.0 + exp(-a)) * b;
 }
 
 // The same for 4 rows rs and one activation row at xb (decode, TT = 1): row by row, the same sums.
@@ -83,7 +80,7 @@ fn swiglu4(rs: vec4u, xb: u32) -> vec4f {
     a += vec4f(rowTail(1u, q0, full, i, n), rowTail(1u, q1, full, i, n), rowTail(1u, q2, full, i, n), rowTail(1u, q3, full, i, n));
     b += vec4f(rowTail(3u, q0, full, i, n), rowTail(3u, q1, full, i, n), rowTail(3u, q2, full, i, n), rowTail(3u, q3, full, i, n));
   }
-  return silu(a) * b;
+  return a / (1.0 + exp(-a)) * b;
 }
 
 // Decode: invocation i's 4 rows of the expert whose rows start at `first`, for the activation row at

@@ -15,7 +15,7 @@ export function expertDown(
   const pipeline = gpu.pipeline('expertDown', { ...weightConstants(gpu, a.w2.dtype), TT: rowsPerInvocation(a), WG: wg });
   const params = expertParams(hidden, inter, a.expert, rows, index * hidden, 0, count);
   const w2 = singlePart(a.w2);
-  dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, invocationsFor(hidden), wg, 1);
+  dispatchRows(rec, pipeline, params, [a.u, w2.buffer, a.tok, a.weight, a.runs, a.out, scalesOf(w2)], a, invocationsFor(a, hidden), wg, 1);
 }
 
 /**

@@ -17,15 +17,16 @@ export interface ExpertRows {
 
 /**
  * Routed rows an invocation of the expert kernels owns: 4, or 1 when at most one token is routed (decode:
- * every expert then has 0 or 1 rows, and the dispatch size ceil(count / 4) = count holds for both).
+ * every expert then has 0 or 1 rows, and the dispatch size ceil(count / 4) = count holds for both; the
+ * invocation then owns 4 weight rows instead, invocationsFor).
  */
 export function rowsPerInvocation(a: ExpertRows): 1 | 4 {
   return a.tokens === 1 ? 1 : 4;
 }
 
-/** Invocations along an expert's `rows` weight rows: each owns 4 of them, a quarter of them apart. */
-export function invocationsFor(rows: number): number {
-  return Math.ceil(rows / 4);
+/** Invocations along an expert's `rows` weight rows: one a row, or one every 4 rows when one token is decoded (TT = 1). */
+export function invocationsFor(a: ExpertRows, rows: number): number {
+  return rowsPerInvocation(a) === 1 ? Math.ceil(rows / 4) : rows;
 }
 
 /**
@@ -74,7 +75,7 @@ export function expertSwiglu(
   const pipeline = gpu.pipeline('expertSwiglu', { ...weightConstants(gpu, a.w1.dtype), TT: rowsPerInvocation(a), WG: wg });
   const params = expertParams(hidden, inter, a.expert, rows, index * inter, 0, count);
   const [w1, w3] = [a.w1, a.w3].map(singlePart);
-  dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, invocationsFor(inter), wg, 0);
+  dispatchRows(rec, pipeline, params, [a.x, w1.buffer, w3.buffer, a.tok, a.runs, a.u, scalesOf(w1), scalesOf(w3)], a, invocationsFor(a, inter), wg, 0);
 }
 
 /**

@@ -54,6 +54,6 @@ export function matmul(gpu: Gpu, rec: Recorder, a: MatmulArgs): void {
     const bindings = [a.x, part.buffer, a.y, scalesOf(part), a.residual?.r ?? a.x, normW, entry === 'gemv' ? h : null];
     if (entry === 'gemvSliced') rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 16));
     else if (one) rec.dispatch(pipeline, params, bindings, Math.ceil(invocations / wg));
-    else rec.dispatch(pipeline, params, bindings, Math.ceil(invocations / 64), Math.ceil(a.n / 4));
+    else rec.dispatch(pipeline, params, bindings, Math.ceil(part.rows / 64), Math.ceil(a.n / 4));
   }
 }
