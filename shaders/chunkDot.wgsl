@@ -1,5 +1,6 @@
 // Dot products of weight chunks (shaders/weights.wgsl) with an activation row, written out per format:
-// software adapters compile loops and dynamically indexed vectors literally, so nothing here loops.
+// software adapters compile loops and dynamically indexed vectors literally, so only a row's last,
+// partial chunk (tailDot) loops.
 // The including shader defines xAt(i), its f32 activation i (x[i], or a norm's output: foldedNorm.wgsl).
 
 // The activations a chunk multiplies: QUADS quads (f32 1, f16/bf16 2, int8 4, int4 8), columns of a, b;
