@@ -376,7 +376,7 @@ export class Model {
     }
     this.checkChainInput(ids);
     this.chainSlots(count);
-    return await this.recordChain(ids, count).then((c) => c.ids);
+    return await (await this.recordChain(ids, count)).ids;
   }
 
   /**
@@ -398,11 +398,12 @@ export class Model {
     try {
       this.checkChainInput(ids);
       this.chainSlots(chain);
+      // Each chain starts from the slot of the one before's last pick, count - 1.
       let recorded = 1;
-      const after = (c: { last: number }) => {
+      const after = (c: { count: number }) => {
         const count = Math.min(chain, total - recorded);
         recorded += count;
-        return count > 0 ? this.recordChain(c.last, count) : null;
+        return count > 0 ? this.recordChain(c.count - 1, count) : null;
       };
       let current = await this.recordChain(ids, 1);
       yield await current.ids;
@@ -436,10 +437,10 @@ export class Model {
    * Records and submits `count` greedy steps picking into slots 0.. of chainIds: the first step feeds
    * `start` (ids from the CPU, or the slot where an earlier chain's last pick is), every later step the
    * token the step before it picked. Returns the readback of those slots (settled once the GPU has run
-   * them) and the last one's slot. Every chain picks into slots from 0: the queue runs the chain before
-   * it, and that chain's copy for its readback, first.
+   * them), in an object so that awaiting the recording does not await the readback. Every chain picks
+   * into slots from 0: the queue runs the chain before it, and that chain's copy for its readback, first.
    */
-  private async recordChain(start: ArrayLike<number> | number, count: number): Promise<{ ids: Promise<number[]>; last: number }> {
+  private async recordChain(start: ArrayLike<number> | number, count: number): Promise<{ ids: Promise<number[]>; count: number }> {
     const { gpu, ws, config: c } = this;
     const slots = this.chainIds!;
     let rec: Recorder | null = null;
@@ -472,7 +473,7 @@ export class Model {
     // A chain that ran ahead of a caller who stopped settles unread: a lost device must not surface as an
     // unhandled rejection (awaiting ids still throws).
     ids.catch(() => {});
-    return { ids, last: count - 1 };
+    return { ids, count };
   }
 
   destroy(): void {
